@@ -619,8 +619,11 @@ class TweetDataset(keras.utils.PyDataset):
 
     ``mode="ids"``: ``x`` is ``(batch, width - 1)`` int32 inputs, ``y`` the same shape
     of targets (the inputs shifted by one; 0 is padding to mask), from
-    ``encode_tweets_to_ids(trim=True)``. With ``emoji_set``, ``x`` is
-    ``(text_ids, emoji_ids)`` with ``emoji_ids`` of shape ``(batch, 1)``.
+    ``encode_tweets_to_ids(length, trim)``. With ``emoji_set``, ``x`` is
+    ``(text_ids, emoji_ids)`` with ``emoji_ids`` of shape ``(batch, 1)``. With
+    ``trim=True`` each batch is only as wide as its bucket; Keras fixes a PyDataset's
+    shapes from its first two batches, so feed such a dataset to ``fit`` through
+    ``as_tf_dataset()``, which declares the width as variable.
     ``mode="one_hot"``: the seed's ``convert_tweet_to_xy`` arrays for the batch's tweets,
     ``x`` as ``[x_text, x_emoji]`` when ``emoji_set`` is given.
 
@@ -634,7 +637,7 @@ class TweetDataset(keras.utils.PyDataset):
 
     def __init__(self, tweets, batch_size=64, mode="ids", emoji_set=None, length=160,
                  window_size=64, step=3, dtype=np.float32, shuffle=True, seed=0, clean=True,
-                 shard=(0, 1), **kwargs):
+                 shard=(0, 1), trim=False, **kwargs):
         super().__init__(**kwargs)
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -649,7 +652,7 @@ class TweetDataset(keras.utils.PyDataset):
         self.batch_size, self.mode, self.length = batch_size, mode, length
         self.window_size, self.step = window_size, step
         self.emoji_set = None if emoji_set is None else list(emoji_set)
-        self.shuffle, self.seed, self.clean = shuffle, seed, clean
+        self.shuffle, self.seed, self.clean, self.trim = shuffle, seed, clean, trim
         self.epoch = 0
         if isinstance(tweets, pd.DataFrame):
             self.path = None
@@ -724,7 +727,7 @@ class TweetDataset(keras.utils.PyDataset):
     def __getitem__(self, index):
         batch = self.batch_tweets(index)
         if self.mode == "ids":
-            ids = encode_tweets_to_ids(batch["text"], length=self.length, trim=True).astype(np.int32)
+            ids = encode_tweets_to_ids(batch["text"], length=self.length, trim=self.trim).astype(np.int32)
             x, y = ids[:, :-1], ids[:, 1:]
             if self.emoji_set is None:
                 return x, y
@@ -740,6 +743,28 @@ class TweetDataset(keras.utils.PyDataset):
         x_emoji = emoji_one_hot(np.repeat(batch["emoji"].to_numpy(), k).tolist(), self.emoji_set, self.dtype)
         return (x, x_emoji), y
 
+    def as_tf_dataset(self, prefetch=2):
+        """This dataset's batches as a ``tf.data.Dataset`` whose non-batch dims are all variable.
+
+        Each pass serves batches ``0 .. len(self) - 1`` and then calls ``on_epoch_end``
+        (so shuffling works as with ``fit(self)``); the cardinality is ``len(self)`` so
+        Keras shows progress; ``prefetch`` batches are prepared ahead in the background.
+        """
+        import tensorflow as tf
+
+        def spec(array):
+            return tf.TensorSpec((None,) * np.ndim(array), tf.as_dtype(np.asarray(array).dtype))
+
+        signature = keras.tree.map_structure(spec, self[0])
+
+        def batches():
+            for index in range(len(self)):
+                yield self[index]
+            self.on_epoch_end()
+
+        dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
+        return dataset.apply(tf.data.experimental.assert_cardinality(len(self))).prefetch(prefetch)
+
 
 # ---------------------------------------------------------------------------
 # Command line: python data_load_utils.py make-data --out data/tweets.csv
@@ -752,9 +777,10 @@ def main(argv=None):
     make.add_argument("--out", default="data/tweets.csv")
     make.add_argument("--source", default=os.environ.get("TWEETS_SOURCE") or None,
                       help="local folder with the TweetEval emoji files (default: $TWEETS_SOURCE)")
+    make.add_argument("--base-url", default=TWEETEVAL_URL, help="where to download the files from")
     args = parser.parse_args(argv)
     try:
-        path = make_tweets_csv(args.out, source=args.source)
+        path = make_tweets_csv(args.out, source=args.source, base_url=args.base_url)
     except (RuntimeError, FileNotFoundError, ValueError) as err:
         print(f"make-data: {err}", file=sys.stderr)
         return 1

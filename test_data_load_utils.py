@@ -1,0 +1,556 @@
+"""Tests for data_load_utils, and smoke runs of every numbered notebook.
+
+Tests marked by the ``real_tweets`` fixture use ``data/tweets.csv`` (``make data``); they
+skip without it, except under ``make test`` (``REQUIRE_DATA=1``), where they fail.
+"""
+
+import functools
+import http.server
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import data_load_utils as util
+
+ROOT = Path(__file__).resolve().parent
+DATA = ROOT / "data" / "tweets.csv"
+SHARED_RAW = ROOT.parent / "shared" / "data" / "tweeteval_emoji"
+LOCAL_RAW = ROOT / "data" / "tweeteval_emoji"
+
+TOY = pd.DataFrame({
+    "text": [
+        "red and yellow and pink and green, orange and purple and blue, I can sing a rainbow, "
+        "sing a rainbow, sing a rainbow too",
+        "sweet dreams are made of this, who am I to disagree, travel the world and the even "
+        "seas, every body's looking for someone",
+    ],
+    "emoji": [":rainbow:", ":gay_pride_flag:"],
+})
+CHARS, CHAR_INDEX = util.get_universal_chars_list()
+VOCAB_TEXT = st.text(alphabet=util.CHARACTERS, max_size=200)
+
+
+def require_data():
+    if not DATA.exists():
+        message = f"{DATA} is missing: run `make data` (with TWEETS_SOURCE set offline)"
+        if os.environ.get("REQUIRE_DATA") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def real_tweets():
+    require_data()
+    return util.read_tweet_data(DATA)
+
+
+@pytest.fixture(scope="session")
+def clean_2048(real_tweets):
+    """The first 2,048 real tweets with handles and out-of-set characters removed."""
+    head = real_tweets.head(2048)
+    return head.assign(text=util.filter_text_for_handles(head["text"])).reset_index(drop=True)
+
+
+def raw_source():
+    """A folder with the seven TweetEval files: ../shared's copy, else the downloaded one."""
+    for folder in (SHARED_RAW, LOCAL_RAW):
+        if all((folder / name).is_file() for name in util.TWEETEVAL_FILES):
+            return folder
+    require_data()
+    pytest.skip("no folder with the raw TweetEval files")
+
+
+# ---------------------------------------------------------------------------
+# Get the data
+# ---------------------------------------------------------------------------
+
+def test_tweets_csv_has_the_tweeteval_splits_and_20_emojis(real_tweets):
+    assert len(real_tweets) == 100_000
+    assert real_tweets["split"].value_counts().to_dict() == {"train": 45_000, "val": 5_000, "test": 50_000}
+    assert real_tweets["emoji"].nunique() == 20
+    assert list(real_tweets.columns) == ["text", "emoji", "split"]
+
+
+def test_make_tweets_csv_from_a_local_folder_matches_the_raw_files(tmp_path):
+    source = raw_source()
+    out = util.make_tweets_csv(tmp_path / "tweets.csv", source=source)
+    tweets = util.read_tweet_data(out)
+    first_train = (source / "train_text.txt").read_text(encoding="utf-8").split("\n")[0]
+    assert tweets["text"].iloc[0] == first_train
+    mapping = dict(line.split("\t")[:2] for line in (source / "mapping.txt").read_text(encoding="utf-8").splitlines())
+    last_label = (source / "test_labels.txt").read_text(encoding="utf-8").split()[-1]
+    assert tweets["emoji"].iloc[-1] == mapping[last_label]
+    assert not list(tmp_path.rglob("*.part"))
+
+
+@pytest.fixture
+def http_server():
+    """Serve the raw TweetEval folder over real HTTP on 127.0.0.1 (an ephemeral port)."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(raw_source()))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_download_over_http_gives_the_same_csv_as_a_local_copy(tmp_path, http_server):
+    downloaded = util.make_tweets_csv(tmp_path / "web" / "tweets.csv", base_url=http_server)
+    copied = util.make_tweets_csv(tmp_path / "copy" / "tweets.csv", source=raw_source())
+    assert downloaded.read_bytes() == copied.read_bytes()
+    assert len(util.read_tweet_data(downloaded)) == 100_000
+
+
+def test_make_data_offline_without_source_fails_fast_and_names_tweets_source(tmp_path):
+    with socket_closed_port() as port:
+        env = {k: v for k, v in os.environ.items() if k != "TWEETS_SOURCE"}
+        start = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "data_load_utils.py"), "make-data",
+             "--out", str(tmp_path / "tweets.csv"), "--base-url", f"http://127.0.0.1:{port}/"],
+            capture_output=True, text=True, env=env, timeout=120,
+        )
+    assert result.returncode != 0
+    assert "TWEETS_SOURCE" in result.stderr
+    assert not (tmp_path / "tweets.csv").exists()
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()], "a partial file was left behind"
+    assert time.perf_counter() - start < 60
+
+
+class socket_closed_port:
+    """A port on 127.0.0.1 that nothing listens on, for the length of a ``with`` block."""
+
+    def __enter__(self):
+        import socket
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        return self.sock.getsockname()[1]
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+
+def test_source_folder_missing_a_file_is_a_clear_error(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "mapping.txt").write_text("0\t❤\t_red_heart_\t\n", encoding="utf-8")
+    with pytest.raises(FileNotFoundError, match="train_text.txt"):
+        util.make_tweets_csv(tmp_path / "out" / "tweets.csv", source=tmp_path / "src")
+    assert not (tmp_path / "out" / "tweets.csv").exists()
+
+
+def test_no_data_file_is_tracked_by_git():
+    result = subprocess.run(["git", "ls-files", "data"], cwd=ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip("not a git checkout")
+    assert result.stdout.split() in ([], ["data/README.md"])
+
+
+# ---------------------------------------------------------------------------
+# Read and clean
+# ---------------------------------------------------------------------------
+
+def test_read_tweet_data_drops_repeated_headers_and_empty_text_and_keeps_extra_columns(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(
+        'text,emoji,split\nhello,😀,train\ntext,emoji,split\n,🔥,test\n"",🔥,test\nNA,🎄,val\n',
+        encoding="utf-8",
+    )
+    tweets = util.read_tweet_data(path)
+    assert tweets["text"].tolist() == ["hello", "NA"]
+    assert tweets["emoji"].tolist() == ["😀", "🎄"]
+    assert tweets["split"].tolist() == ["train", "val"]
+    assert tweets.index.tolist() == [0, 1]
+
+
+def test_read_tweet_data_names_missing_columns(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("tweet,label\nhi,x\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['text', 'emoji'\]"):
+        util.read_tweet_data(path)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.text(min_size=1).filter(lambda t: t not in ("text",) and "\r" not in t
+                                             and "\0" not in t), min_size=1, max_size=20))
+def test_tweets_with_newlines_commas_and_quotes_survive_a_csv_round_trip(tmp_path_factory, texts):
+    path = tmp_path_factory.mktemp("rt") / "t.csv"
+    frame = pd.DataFrame({"text": texts, "emoji": ["🔥"] * len(texts)})
+    util.write_csv_atomically(frame, path)
+    assert util.read_tweet_data(path)["text"].tolist() == texts
+
+
+def test_iter_tweet_data_chunks_concatenate_to_read_tweet_data(real_tweets):
+    chunks = list(util.iter_tweet_data(DATA, chunksize=30_000))
+    assert [len(c) for c in chunks] == [30_000, 30_000, 30_000, 10_000]
+    joined = pd.concat(chunks, ignore_index=True)
+    pd.testing.assert_frame_equal(joined, real_tweets)
+
+
+def test_iter_tweet_data_rejects_a_chunksize_below_one():
+    with pytest.raises(ValueError, match="chunksize"):
+        next(util.iter_tweet_data(DATA, chunksize=0))
+
+
+def test_filter_tweets_min_count_keeps_emojis_with_more_than_min_count():
+    tweets = pd.DataFrame({"text": list("abcdef"), "emoji": ["x", "x", "x", "y", "y", "z"]})
+    assert util.filter_tweets_min_count(tweets, min_count=1)["emoji"].tolist() == ["x", "x", "x", "y", "y"]
+    assert util.filter_tweets_min_count(tweets, min_count=2)["emoji"].tolist() == ["x", "x", "x"]
+    assert util.filter_tweets_min_count(tweets, min_count=3).empty
+
+
+def test_filter_text_for_handles_removes_handles_and_characters_as_the_seed_did():
+    text = pd.Series(["some text with a @handle", "more @text with handle",
+                      "I`m an undesirable character", "@user first", "café £5 <b>"])
+    assert util.filter_text_for_handles(text).tolist() == [
+        "some text with a", "more with handle", "Im an undesirable character", "first", "caf £5 b"]
+
+
+def seed_filter(txt):
+    """The seed's per-row filter, the reference the vectorised one must match."""
+    words = " ".join(w for w in txt.split(" ") if not w.startswith("@"))
+    return "".join(c for c in words if c in util.CHARACTERS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list(" @ab£`\n\t😀\ufe0f")) | st.characters(), max_size=40),
+                max_size=10))
+def test_filter_text_for_handles_matches_the_seeds_per_row_filter(texts):
+    assert util.filter_text_for_handles(pd.Series(texts, dtype=object)).tolist() == [seed_filter(t) for t in texts]
+
+
+def test_clean_tweet_text_collapses_spaces_and_strips():
+    text = pd.Series(["Venice with @user \ufe0f \ufe0f @ Abbot Kinney ", "  a  b  "])
+    assert util.clean_tweet_text(text).tolist() == ["Venice with Abbot Kinney", "a b"]
+
+
+def test_universal_chars_list_is_the_seeds_93_sorted_characters():
+    chars, char_index = util.get_universal_chars_list()
+    assert len(chars) == 93 == len(set(chars))
+    assert chars == sorted(chars)
+    assert chars[0] == " " and chars[-1] == "£"
+    assert all(char_index[c] == i for i, c in enumerate(chars))
+    assert not set("<>`\t\n") & set(chars)
+
+
+@given(st.text(max_size=300), st.integers(min_value=0, max_value=200))
+def test_pad_text_left_pads_or_truncates_to_length(text, length):
+    padded = util.pad_text(text, length)
+    assert len(padded) == length
+    if len(text) >= length:
+        assert padded == text[:length]
+    else:
+        assert padded == " " * (length - len(text)) + text
+
+
+# ---------------------------------------------------------------------------
+# Windows and one-hot
+# ---------------------------------------------------------------------------
+
+def test_get_series_data_from_tweet_windows_and_next_chars_are_padded_substrings():
+    windows, next_chars = util.get_series_data_from_tweet(TOY.iloc[0], window_size=40, step=3)
+    padded = util.pad_text(TOY["text"][0], 160)
+    assert len(windows) == math.ceil((160 - 40) / 3)
+    for i, (window, char) in enumerate(zip(windows, next_chars)):
+        assert window + char == padded[i * 3:i * 3 + 41]
+
+
+def test_one_hot_decodes_again_with_optional_separator():
+    windows, next_chars = util.get_series_data_from_tweet(TOY.iloc[0], window_size=40, step=3)
+    x = util.get_x_bool_array(windows, CHARS, CHAR_INDEX)
+    y = util.get_y_bool_array(next_chars, CHAR_INDEX)
+    assert x.shape == (40, 40, 93) and y.shape == (40, 93) and x.dtype == bool
+    padded = util.pad_text(TOY["text"][0], 160)
+    for i in range(len(y)):
+        assert util.x_y_bool_array_to_sentence(x, y, CHARS, i) == padded[i * 3:i * 3 + 41]
+    assert util.x_y_bool_array_to_sentence(x, y, CHARS, 5, separator=True) == padded[15:55] + ":" + padded[55]
+
+
+@pytest.mark.parametrize("length,window_size,step", [(90, 10, 2), (135, 37, 3), (160, 40, 3), (160, 64, 3), (200, 55, 7)])
+@pytest.mark.parametrize("method", util.METHODS)
+def test_convert_tweet_to_xy_shapes_follow_the_window_count(length, window_size, step, method):
+    x, y = util.convert_tweet_to_xy(TOY, length=length, window_size=window_size, step=step, method=method)
+    m = 2 * math.ceil((length - window_size) / step)
+    assert x.shape == (m, window_size, 93) and y.shape == (m, 93)
+    assert x.dtype == bool and y.dtype == bool
+    assert (x.sum(axis=-1) == 1).all() and (y.sum(axis=-1) == 1).all()
+
+
+def test_the_seeds_toy_tweets_at_window_64_give_64_examples():
+    x, y = util.convert_tweet_to_xy(TOY, length=160, window_size=64, step=3)
+    assert x.shape == (64, 64, 93) and y.shape == (64, 93)
+
+
+@pytest.mark.parametrize("window_size", [64, 40])
+def test_loop_and_vectorized_give_identical_arrays_on_2048_real_tweets(clean_2048, window_size):
+    loop = util.convert_tweet_to_xy(clean_2048, 160, window_size, 3, method="loop")
+    fast = util.convert_tweet_to_xy(clean_2048, 160, window_size, 3, method="vectorized")
+    assert loop[0].shape == (2048 * math.ceil((160 - window_size) / 3), window_size, 93)
+    np.testing.assert_array_equal(loop[0], fast[0])
+    np.testing.assert_array_equal(loop[1], fast[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_loop_and_vectorized_agree_for_float_dtypes(clean_2048, dtype):
+    tweets = clean_2048.head(64)
+    loop = util.convert_tweet_to_xy(tweets, 160, 64, 3, method="loop", dtype=dtype)
+    fast = util.convert_tweet_to_xy(tweets, 160, 64, 3, method="vectorized", dtype=dtype)
+    assert loop[0].dtype == fast[0].dtype == dtype
+    np.testing.assert_array_equal(loop[0], fast[0])
+    np.testing.assert_array_equal(loop[1], fast[1])
+
+
+@pytest.mark.parametrize("window_size", [64, 40])
+def test_one_pass_of_generator_batches_equals_the_eager_arrays(clean_2048, window_size):
+    eager_x, eager_y = util.convert_tweet_to_xy(clean_2048, 160, window_size, 3)
+    batches = util.convert_tweet_to_xy_generator(clean_2048, 160, window_size, 3, batch_size=64)
+    xs, ys = zip(*(next(batches) for _ in range(2048 // 64)))
+    np.testing.assert_array_equal(np.concatenate(xs), eager_x)
+    np.testing.assert_array_equal(np.concatenate(ys), eager_y)
+    again_x, _ = next(batches)  # the generator loops: the next batch is the first again
+    np.testing.assert_array_equal(again_x, xs[0])
+
+
+@pytest.mark.parametrize("window_size", [64, 40])
+def test_decoding_every_window_gives_back_the_padded_tweets_substrings(clean_2048, window_size):
+    x, y = util.convert_tweet_to_xy(clean_2048, 160, window_size, 3)
+    k = math.ceil((160 - window_size) / 3)
+    chars = np.array(CHARS)
+    decoded = ["".join(row) for row in chars[np.argmax(x, axis=-1)]]
+    next_chars = chars[np.argmax(y, axis=-1)]
+    for i, text in enumerate(clean_2048["text"]):
+        padded = util.pad_text(text, 160)
+        for j in range(k):
+            assert decoded[i * k + j] + next_chars[i * k + j] == padded[j * 3:j * 3 + window_size + 1]
+
+
+def test_generator_with_emoji_set_adds_the_emoji_one_hot_per_window():
+    emojis, _ = util.get_emojis_list(TOY["emoji"])
+    (x_text, x_emoji), y = next(util.convert_tweet_to_xy_generator(
+        TOY, 160, 40, 3, batch_size=2, emoji_set=emojis))
+    k = math.ceil(120 / 3)
+    assert x_text.shape == (2 * k, 40, 93) and x_emoji.shape == (2 * k, 2) and y.shape == (2 * k, 93)
+    assert [emojis[i] for i in x_emoji.argmax(axis=1)] == [":rainbow:"] * k + [":gay_pride_flag:"] * k
+
+
+def test_characters_outside_the_set_raise_instead_of_encoding_wrongly():
+    tweets = pd.DataFrame({"text": ["fine", "not <fine>"]})
+    for method in util.METHODS:
+        with pytest.raises(ValueError, match="outside the 93-character universal set: '<>'"):
+            util.convert_tweet_to_xy(tweets, 20, 5, 1, method=method)
+
+
+def test_batch_generator_yields_the_seeds_five_batches():
+    assert [list(b) for b in util.batch_generator(range(32), 7)] == [
+        list(range(0, 7)), list(range(7, 14)), list(range(14, 21)), list(range(21, 28)), list(range(28, 32))]
+
+
+# ---------------------------------------------------------------------------
+# Bad input names the parameter
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs,name", [
+    (dict(window_size=160), "window_size"),
+    (dict(window_size=200), "window_size"),
+    (dict(step=0), "step"),
+    (dict(batch_size=0), "batch_size"),
+    (dict(batch_size=3), "batch_size"),  # more than the two toy tweets: the seed divided by zero
+    (dict(emoji_set=[":rainbow:"]), "emoji_set"),
+    (dict(dtype=np.int64), "dtype"),
+    (dict(method="fast"), "method"),
+])
+def test_generator_bad_input_raises_value_error_naming_the_parameter(kwargs, name):
+    params = dict(length=160, window_size=40, step=3, batch_size=1) | kwargs
+    with pytest.raises(ValueError, match=name):
+        next(util.convert_tweet_to_xy_generator(TOY, **params))
+
+
+@pytest.mark.parametrize("kwargs,name", [
+    (dict(window_size=160), "window_size"), (dict(step=-1), "step"), (dict(dtype="int8"), "dtype")])
+def test_eager_bad_input_raises_value_error_naming_the_parameter(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        util.convert_tweet_to_xy(TOY, **(dict(length=160, window_size=40, step=3) | kwargs))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), None, 42, b"bytes"])
+def test_non_string_text_raises_value_error_naming_text(bad):
+    tweets = pd.DataFrame({"text": ["ok", bad], "emoji": ["a", "b"]}, dtype=object)
+    for call in (lambda: util.convert_tweet_to_xy(tweets, method="loop"),
+                 lambda: util.convert_tweet_to_xy(tweets),
+                 lambda: next(util.convert_tweet_to_xy_generator(tweets, batch_size=1)),
+                 lambda: util.encode_tweets_to_ids(tweets["text"]),
+                 lambda: util.TweetDataset(tweets, batch_size=1)):
+        with pytest.raises(ValueError, match="text must be str; tweet 1"):
+            call()
+
+
+# ---------------------------------------------------------------------------
+# Integer ids
+# ---------------------------------------------------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(VOCAB_TEXT, st.integers(min_value=1, max_value=200))
+def test_id_encoding_round_trips_any_vocabulary_string(text, length):
+    ids = util.encode_tweets_to_ids([text], length=length)
+    assert ids.dtype == np.uint8 and ids.shape == (1, length + 1)
+    assert util.decode_ids_to_text(ids[0]) == text[:length]
+    assert (ids[0, 1 + len(text):] <= util.END_ID).all(), "only <end> and padding after the text"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(VOCAB_TEXT, min_size=1, max_size=20))
+def test_trimmed_batches_decode_the_same_and_are_only_as_wide_as_a_bucket_needs(texts):
+    full = util.encode_tweets_to_ids(texts)
+    trimmed = util.encode_tweets_to_ids(texts, trim=True)
+    assert util.decode_ids_to_text(trimmed) == util.decode_ids_to_text(full) == [t[:160] for t in texts]
+    assert trimmed.shape[1] in (33, 65, 97, 129, 161)
+    assert trimmed.shape[1] >= min(max(len(t) for t in texts) + 2, 161)
+    np.testing.assert_array_equal(full[:, trimmed.shape[1]:], util.PAD_ID)
+
+
+def test_ids_mark_start_end_and_padding_and_unknown_characters():
+    ids = util.encode_tweets_to_ids(["hé!", "x" * 12], length=10)
+    h, excl, x = (util.ID_VOCAB.index(c) for c in "h!x")
+    assert ids[0].tolist() == [util.START_ID, h, util.UNK_ID, excl, util.END_ID] + [util.PAD_ID] * 6
+    assert ids[1].tolist() == [util.START_ID] + [x] * 10, "a cut tweet gets no <end>"
+    assert util.decode_ids_to_text(ids[0]) == "h\ufffd!"
+
+
+def test_an_id_batch_of_64_real_tweets_is_under_16_kb_and_one_hot_is_about_12_mb(clean_2048):
+    ids = util.encode_tweets_to_ids(clean_2048["text"][:64], trim=True)
+    x, y = util.convert_tweet_to_xy(clean_2048.head(64), 160, 64, 3)
+    assert ids.nbytes < 16 * 1024
+    assert x.nbytes == 2048 * 64 * 93
+
+
+# ---------------------------------------------------------------------------
+# The PyDataset
+# ---------------------------------------------------------------------------
+
+def tweets_frame(n, emojis=("🔥", "🎄")):
+    return pd.DataFrame({"text": [f"tweet number {i} " + "x" * (1 + i % 50) for i in range(n)],
+                         "emoji": [emojis[i % len(emojis)] for i in range(n)]})
+
+
+def served_texts(dataset):
+    return [t for i in range(len(dataset)) for t in dataset.batch_tweets(i)["text"]]
+
+
+@pytest.mark.parametrize("source", ["frame", "csv"])
+def test_pydataset_serves_every_tweet_once_per_epoch_and_reshuffles_deterministically(tmp_path, source):
+    frame = tweets_frame(203)
+    data = frame if source == "frame" else util.write_csv_atomically(frame, tmp_path / "t.csv")
+    dataset = util.TweetDataset(data, batch_size=16, seed=7)
+    again = util.TweetDataset(data, batch_size=16, seed=7)
+    assert len(dataset) == math.ceil(203 / 16)
+    first = served_texts(dataset)
+    assert sorted(first) == sorted(frame["text"]) and first != frame["text"].tolist()
+    assert served_texts(again) == first
+    dataset.on_epoch_end()
+    second = served_texts(dataset)
+    assert sorted(second) == sorted(first) and second != first
+
+
+def test_pydataset_without_shuffle_keeps_file_order(tmp_path):
+    frame = tweets_frame(50)
+    path = util.write_csv_atomically(frame, tmp_path / "t.csv")
+    for data in (frame, path):
+        assert served_texts(util.TweetDataset(data, batch_size=8, shuffle=False)) == frame["text"].tolist()
+
+
+def test_pydataset_reads_csv_blocks_with_embedded_newlines_and_quotes(tmp_path):
+    texts = ['line one\nline "two", with comma', "plain", '"quoted"\n\n', "last, one"] * 5
+    frame = pd.DataFrame({"text": texts, "emoji": ["🔥"] * len(texts)})
+    path = util.write_csv_atomically(frame, tmp_path / "t.csv")
+    dataset = util.TweetDataset(path, batch_size=3, shuffle=False, clean=False)
+    assert served_texts(dataset) == texts
+
+
+def test_pydataset_shards_partition_the_batches(tmp_path):
+    path = util.write_csv_atomically(tweets_frame(100), tmp_path / "t.csv")
+    shards = [served_texts(util.TweetDataset(path, batch_size=10, shard=(i, 3))) for i in range(3)]
+    assert [len(s) for s in shards] == [40, 30, 30]
+    assert sorted(sum(shards, [])) == sorted(tweets_frame(100)["text"])
+
+
+def test_pydataset_ids_batch_shapes_and_emoji_input():
+    frame = tweets_frame(64)
+    emojis, _ = util.get_emojis_list(frame["emoji"])
+    (x, emoji_ids), y = util.TweetDataset(frame, batch_size=32, emoji_set=emojis, shuffle=False, trim=True)[0]
+    assert x.shape == y.shape and x.shape[0] == 32 and x.dtype == np.int32
+    np.testing.assert_array_equal(x[:, 1:], y[:, :-1])
+    assert emoji_ids.shape == (32, 1) and emoji_ids[:4, 0].tolist() == [1, 0, 1, 0]
+
+
+def test_pydataset_one_hot_batch_matches_convert_tweet_to_xy():
+    frame = tweets_frame(8)
+    dataset = util.TweetDataset(frame, batch_size=4, mode="one_hot", window_size=40, step=3,
+                                dtype=bool, shuffle=False, clean=False)
+    x, y = dataset[1]
+    ex, ey = util.convert_tweet_to_xy(frame.iloc[4:8], 160, 40, 3)
+    np.testing.assert_array_equal(x, ex)
+    np.testing.assert_array_equal(y, ey)
+
+
+@pytest.mark.parametrize("kwargs,name", [
+    (dict(batch_size=0), "batch_size"),
+    (dict(mode="onehot"), "mode"), (dict(mode="one_hot", window_size=160), "window_size"),
+    (dict(mode="one_hot", step=0), "step"), (dict(emoji_set=["🔥"]), "emoji_set"),
+    (dict(shard=(3, 3)), "shard"),
+])
+def test_pydataset_bad_input_raises_value_error_naming_the_parameter(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        util.TweetDataset(tweets_frame(100), **kwargs)
+
+
+def tiny_next_char_model():
+    import keras
+    model = keras.Sequential([keras.Input((None,), dtype="int32"),
+                              keras.layers.Embedding(len(util.ID_VOCAB), 8),
+                              keras.layers.Dense(len(util.ID_VOCAB))])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def test_pydataset_trains_a_model_with_two_workers():
+    dataset = util.TweetDataset(tweets_frame(128), batch_size=32, workers=2)
+    history = tiny_next_char_model().fit(dataset, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
+
+
+def test_trimmed_batches_of_varying_width_train_through_as_tf_dataset():
+    frame = pd.DataFrame({"text": ["short"] * 32 + ["a much longer tweet " * 4] * 32})
+    dataset = util.TweetDataset(frame, batch_size=32, shuffle=False, trim=True)
+    assert dataset[0][0].shape[1] != dataset[1][0].shape[1]
+    history = tiny_next_char_model().fit(dataset.as_tf_dataset(), epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert dataset.epoch == 2, "each pass ends the epoch, so the next one reshuffles"
+
+
+# ---------------------------------------------------------------------------
+# Notebooks execute top to bottom in smoke mode
+# ---------------------------------------------------------------------------
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.name for nb in NOTEBOOKS])
+def test_notebook_executes_in_smoke_mode(notebook):
+    require_data()
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from run_notebooks import execute_notebook
+    executed = execute_notebook(notebook, smoke=True, timeout=600)
+    code = [c for c in executed.cells if c.cell_type == "code"]
+    assert code and all(c.execution_count is not None for c in code)
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
