@@ -30,7 +30,7 @@ def execute_notebook(path, smoke=False, timeout=None):
     previous = os.environ.get("SMOKE")
     os.environ["SMOKE"] = "1" if smoke else "0"
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                        resources={"metadata": {"path": str(Path(path).parent)}}).execute()
     finally:
         if previous is None:
