@@ -10,6 +10,8 @@ the data flow (see the README):
    vectorised one (``method="vectorized"``) that return identical arrays.
 5. Batches: the seed's generators and a ``keras.utils.PyDataset`` that serves
    one-hot windows or whole-tweet id sequences from a DataFrame or a streamed CSV.
+6. Model helpers: the whole-sequence model, resumable training on a time budget,
+   bits per character (model, n-gram and xz baselines) and sampling.
 
 Run ``python data_load_utils.py make-data --out data/tweets.csv`` to build the data.
 """
@@ -764,6 +766,272 @@ class TweetDataset(keras.utils.PyDataset):
 
         dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
         return dataset.apply(tf.data.experimental.assert_cardinality(len(self))).prefetch(prefetch)
+
+
+# ---------------------------------------------------------------------------
+# 6. Model helpers: build, train resumably, evaluate in bits per character, sample
+# ---------------------------------------------------------------------------
+
+def build_sequence_model(units=256, embedding_dim=32, n_emojis=None, emoji_dim=16, learning_rate=2e-3):
+    """Model B: ids -> Embedding (0 masked) -> LSTM(return_sequences) -> Dense logits, compiled.
+
+    Input ``text_ids`` ``(batch, time)`` int32; output logits ``(batch, time, len(ID_VOCAB))``
+    float32, one next-character prediction per position. Padding (id 0) is masked, so it
+    adds nothing to the loss or to its average. With ``n_emojis``, a second input
+    ``emoji_id`` ``(batch, 1)`` is embedded and sets the LSTM's initial state (h, c),
+    conditioning every character on the emoji. The LSTM keeps Keras' defaults (tanh,
+    sigmoid, no recurrent dropout, not unrolled) so a GPU runs it with the fused cuDNN
+    kernel; right-padding keeps the mask cuDNN-compatible.
+    """
+    text = keras.Input((None,), dtype="int32", name="text_ids")
+    chars = keras.layers.Embedding(len(ID_VOCAB), embedding_dim, mask_zero=True, name="char_embedding")(text)
+    inputs, initial_state = text, None
+    if n_emojis:
+        emoji = keras.Input((1,), dtype="int32", name="emoji_id")
+        vector = keras.layers.Flatten()(keras.layers.Embedding(n_emojis, emoji_dim, name="emoji_embedding")(emoji))
+        initial_state = [keras.layers.Dense(units, activation="tanh", name="emoji_to_h")(vector),
+                         keras.layers.Dense(units, name="emoji_to_c")(vector)]
+        inputs = (text, emoji)
+    hidden = keras.layers.LSTM(units, return_sequences=True, name="lstm")(chars, initial_state=initial_state)
+    logits = keras.layers.Dense(len(ID_VOCAB), name="logits")(hidden)
+    model = keras.Model(inputs, logits, name="sequence_lstm" + ("_emoji" if n_emojis else ""))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+class TrainingTimeBudget(keras.callbacks.Callback):
+    """Stop training once ``seconds`` of training time are spent, counted across restarts.
+
+    The seconds spent so far are kept in ``state_path`` (JSON) at every epoch end, so an
+    interrupted and resumed run gets only what is left of its budget.
+    """
+
+    def __init__(self, seconds, state_path):
+        super().__init__()
+        self.seconds, self.state_path = seconds, Path(state_path)
+        self.spent_before = self._load()
+        self.started = None
+
+    def _load(self):
+        if self.state_path.exists():
+            import json
+            return json.loads(self.state_path.read_text())["seconds_spent"]
+        return 0.0
+
+    @property
+    def spent(self):
+        import time
+        return self.spent_before + (time.perf_counter() - self.started if self.started else 0.0)
+
+    def on_train_begin(self, logs=None):
+        import time
+        self.started = time.perf_counter()
+        if self.spent >= self.seconds:
+            self.model.stop_training = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.spent >= self.seconds:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        import json
+        self.state_path.write_text(json.dumps({"seconds_spent": self.spent, "epoch": epoch + 1}))
+
+
+def train_resumably(model, train_data, val_data, run_dir, time_budget_s, max_epochs=100,
+                    patience=3, backup_every_steps="epoch", verbose=2):
+    """``model.fit`` for at most ``time_budget_s`` seconds, early-stopped on ``val_loss``.
+
+    Writes to ``run_dir``: ``best.keras`` (best ``val_loss``, ``ModelCheckpoint``),
+    ``history.csv`` (``CSVLogger``, appended across restarts), ``backup/``
+    (``BackupAndRestore``: rerunning after an interruption resumes from the last backup,
+    taken every epoch or every ``backup_every_steps`` steps) and ``budget.json``. Once a
+    run has finished, ``done.json`` makes a rerun skip training. Loads the best weights
+    into ``model`` and returns the history as a DataFrame (one row per epoch).
+    """
+    import json
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    best, done = run_dir / "best.keras", run_dir / "done.json"
+    if not done.exists():
+        budget = TrainingTimeBudget(time_budget_s, run_dir / "budget.json")
+        callbacks = [
+            keras.callbacks.BackupAndRestore(str(run_dir / "backup"), save_freq=backup_every_steps),
+            keras.callbacks.ModelCheckpoint(str(best), monitor="val_loss", save_best_only=True),
+            keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience),
+            budget,
+        ]
+        model.fit(train_data, validation_data=val_data, epochs=max_epochs, callbacks=callbacks,
+                  verbose=verbose)
+        done.write_text(json.dumps({"seconds_spent": budget.spent}))
+    if best.exists():
+        model.load_weights(best)
+    return pd.read_csv(run_dir / "history.csv")
+
+
+def _log_softmax(logits):
+    logits = np.asarray(logits, dtype=np.float64)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def sequence_bits_per_character(model, batches, include_end=False):
+    """Bits per character of a whole-sequence model on id batches, padding excluded.
+
+    ``batches`` yields ``(x, y)`` as a ``TweetDataset(mode="ids")`` does. Only targets that
+    are characters count (``<unk>`` included); ``<end>`` counts too with ``include_end``;
+    padding never does. Returns ``(bits_per_character, n_characters)``.
+    """
+    nats, count = 0.0, 0
+    for x, y in batches:
+        log_p = _log_softmax(model(x, training=False))
+        y = np.asarray(y)
+        scored = (y >= UNK_ID) | ((y == END_ID) if include_end else False)
+        picked = np.take_along_axis(log_p, y[..., None].astype(np.int64), axis=-1)[..., 0]
+        nats -= picked[scored].sum()
+        count += int(scored.sum())
+    return nats / count / math.log(2), count
+
+
+def window_bits_per_character(model, texts, window_size=64, length=160, batch_size=2048):
+    """Bits per character of the seed's windowed model (model A) on every character of ``texts``.
+
+    Character ``j`` of each tweet (padded with ``pad_text`` to ``length``) is predicted
+    from the ``window_size`` characters before it, spaces to the left as in training,
+    so every real character is scored once and padding never is: the same characters
+    ``sequence_bits_per_character`` scores. Returns ``(bits_per_character, n_characters)``.
+    """
+    ids = encode_padded_tweets(texts, length)
+    lengths = np.array([min(len(t), length) for t in texts])
+    space = _CHAR_INDEX[" "]
+    extended = np.concatenate([np.full((len(texts), window_size), space, np.uint8), ids], axis=1)
+    rows = np.repeat(np.arange(len(texts)), lengths)
+    cols = np.concatenate([np.arange(length - n, length) for n in lengths]) if len(texts) else np.array([], int)
+    eye = np.eye(len(CHARACTERS), dtype=np.float32)
+    nats = 0.0
+    for start in range(0, len(rows), batch_size):
+        r, c = rows[start:start + batch_size], cols[start:start + batch_size]
+        windows = extended[r[:, None], c[:, None] + np.arange(window_size)]
+        probs = np.asarray(model(eye[windows], training=False), dtype=np.float64)
+        nats -= np.log(np.maximum(probs[np.arange(len(r)), ids[r, c]], 1e-12)).sum()
+    return nats / len(rows) / math.log(2), len(rows)
+
+
+def xz_bits_per_character(texts):
+    """Bits per character that ``xz -9e`` (LZMA, preset 9 extreme) needs for the texts joined by newlines."""
+    import lzma
+    joined = "\n".join(texts)
+    compressed = lzma.compress(joined.encode("utf-8"), preset=9 | lzma.PRESET_EXTREME)
+    return 8 * len(compressed) / len(joined)
+
+
+class CharNGramModel:
+    """Interpolated Witten-Bell character n-gram model, a baseline for bits per character.
+
+    ``fit(texts)`` counts every k-gram (k = 1..order) of each tweet with ``order - 1``
+    start markers before it and an end marker after it. ``probability(history, char)``
+    interpolates each order with the next lower one, down to a uniform distribution over
+    the characters seen plus the end marker, so every symbol has non-zero probability.
+    """
+
+    START, END = "\x02", "\x03"
+
+    def __init__(self, order=5):
+        if order < 1:
+            raise ValueError(f"order must be at least 1, got {order}")
+        self.order = order
+
+    def fit(self, texts):
+        from collections import Counter
+        pad = self.START * (self.order - 1)
+        corpus = "".join(pad + t + self.END for t in _check_texts(texts))
+        self.counts, self.context_total, self.context_types = Counter(), Counter(), Counter()
+        for k in range(1, self.order + 1):
+            grams = Counter(corpus[i:i + k] for i in range(len(corpus) - k + 1))
+            for gram, n in grams.items():
+                if gram[-1] == self.START:
+                    continue  # start markers are context only, never predicted
+                self.counts[gram] = n
+                self.context_total[gram[:-1]] += n
+                self.context_types[gram[:-1]] += 1
+        self.vocabulary = sorted(set(corpus) - {self.START})
+        return self
+
+    def probability(self, history, char):
+        """P(char | the last ``order - 1`` characters of history)."""
+        p = 1.0 / len(self.vocabulary)
+        history = history[-(self.order - 1):] if self.order > 1 else ""
+        for start in range(len(history), -1, -1):
+            context = history[start:]
+            total = self.context_total.get(context, 0)
+            if total:
+                types = self.context_types[context]
+                p = (self.counts.get(context + char, 0) + types * p) / (total + types)
+        return p
+
+    def bits_per_character(self, texts):
+        """Mean -log2 P over every character of ``texts`` (the end marker not scored)."""
+        pad = self.START * (self.order - 1)
+        bits, count = 0.0, 0
+        for text in _check_texts(texts):
+            padded = pad + text
+            for i, char in enumerate(text):
+                bits -= math.log2(self.probability(padded[i:i + self.order - 1], char))
+            count += len(text)
+        return bits / count, count
+
+
+def sample_tweets(model, n=1, seed_text="", temperature=0.5, emoji_id=None, max_length=160, rng=None):
+    """Generate ``n`` tweets from a whole-sequence model, carrying the LSTM state forward.
+
+    ``<start>`` and then ``seed_text`` are fed one character at a time through the
+    model's ``char_embedding``, ``lstm`` cell and ``logits`` layers; each new character
+    costs one cell step, never a rerun of the prefix. ``temperature`` divides the
+    logits (0 means greedy: always the most likely character); ``<pad>``, ``<start>`` and
+    ``<unk>`` are never sampled; a tweet ends at ``<end>`` or after ``max_length``
+    characters. ``emoji_id`` conditions an emoji model. Returns a list of ``n`` str
+    (``seed_text`` plus what was generated).
+    """
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    rng = np.random.default_rng(rng)
+    embed, cell, dense = (model.get_layer(name) for name in ("char_embedding", "lstm", "logits"))
+    cell = cell.cell
+    if emoji_id is None:
+        state = [np.zeros((n, cell.units), np.float32) for _ in range(2)]
+    else:
+        vector = model.get_layer("emoji_embedding")(np.full((n, 1), emoji_id, np.int32))[:, 0]
+        state = [model.get_layer("emoji_to_h")(vector), model.get_layer("emoji_to_c")(vector)]
+    prompt = encode_tweets_to_ids([seed_text], length=max_length)[0]
+    prompt = prompt[:1 + min(len(seed_text), max_length)]
+
+    def step(ids):
+        nonlocal state
+        vectors = keras.ops.take(embed.embeddings, ids.astype(np.int32), axis=0)
+        output, state = cell(vectors, state)
+        return np.asarray(dense(output), dtype=np.float64)
+
+    for token in prompt:
+        logits = step(np.full(n, token))
+    generated = [[] for _ in range(n)]
+    finished = np.zeros(n, bool)
+    never = [PAD_ID, START_ID, UNK_ID]
+    for _ in range(max_length - len(seed_text)):
+        logits[:, never] = -np.inf
+        if temperature == 0:
+            choice = logits.argmax(axis=-1)
+        else:
+            p = np.exp(_log_softmax(logits / temperature))
+            choice = np.array([rng.choice(len(ID_VOCAB), p=row / row.sum()) for row in p])
+        finished |= choice == END_ID
+        for i in np.flatnonzero(~finished):
+            generated[i].append(ID_VOCAB[choice[i]])
+        if finished.all():
+            break
+        logits = step(choice)
+    return [seed_text + "".join(chars) for chars in generated]
 
 
 # ---------------------------------------------------------------------------

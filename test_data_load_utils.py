@@ -554,3 +554,116 @@ def test_notebook_executes_in_smoke_mode(notebook):
     code = [c for c in executed.cells if c.cell_type == "code"]
     assert code and all(c.execution_count is not None for c in code)
     assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+
+
+# ---------------------------------------------------------------------------
+# Model helpers
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_model():
+    import keras
+    keras.utils.set_random_seed(0)
+    return util.build_sequence_model(units=16, embedding_dim=8)
+
+
+@pytest.fixture(scope="module")
+def emoji_model():
+    import keras
+    keras.utils.set_random_seed(1)
+    return util.build_sequence_model(units=16, embedding_dim=8, n_emojis=3, emoji_dim=4)
+
+
+def test_masked_loss_is_the_same_with_extra_padding(small_model):
+    ids = util.encode_tweets_to_ids(["hello world", "hi"], length=20).astype(np.int32)
+    wider = np.pad(ids, ((0, 0), (0, 30)))
+    loss = small_model.evaluate(ids[:, :-1], ids[:, 1:], verbose=0)
+    padded_loss = small_model.evaluate(wider[:, :-1], wider[:, 1:], verbose=0)
+    assert padded_loss == pytest.approx(loss, rel=1e-5)
+    assert small_model.get_layer("lstm").supports_masking
+
+
+def test_a_model_with_zero_weights_scores_log2_of_its_vocabulary(small_model):
+    import keras
+    model = keras.models.clone_model(small_model)
+    model.set_weights([np.zeros_like(w) for w in small_model.get_weights()])
+    batches = [(x, y) for x, y in util.TweetDataset(tweets_frame(40), batch_size=16, shuffle=False)]
+    bits, n = util.sequence_bits_per_character(model, batches)
+    assert bits == pytest.approx(math.log2(len(util.ID_VOCAB)))
+    assert n == sum(len(t) for t in util.clean_tweet_text(tweets_frame(40)["text"]))
+
+
+def test_window_bits_scores_every_character_once_and_uniform_is_log2_93():
+    import keras
+    uniform = keras.Sequential([keras.Input((64, 93)), keras.layers.Flatten(),
+                                keras.layers.Dense(93, activation="softmax", kernel_initializer="zeros")])
+    texts = ["hello", "x" * 200, "a b c"]
+    bits, n = util.window_bits_per_character(uniform, texts, window_size=64, length=160)
+    assert n == 5 + 160 + 5
+    assert bits == pytest.approx(math.log2(93), rel=1e-6)
+
+
+def test_sampling_at_temperature_zero_is_greedy_and_tiny_temperatures_agree(small_model):
+    greedy = util.sample_tweets(small_model, n=2, seed_text="hel", temperature=0, max_length=30)
+    assert greedy[0] == greedy[1] and greedy[0].startswith("hel")
+    cold = util.sample_tweets(small_model, n=2, seed_text="hel", temperature=1e-9, max_length=30, rng=3)
+    assert cold == greedy
+
+
+def test_sampling_carries_state_like_running_the_whole_prefix(small_model):
+    text = "state carried"
+    ids = util.encode_tweets_to_ids([text], length=40)[:, :1 + len(text)].astype(np.int32)
+    full_logits = np.array(small_model(ids))[0, -1]
+    full_logits[[util.PAD_ID, util.START_ID, util.UNK_ID]] = -np.inf
+    next_char = util.ID_VOCAB[int(np.argmax(full_logits))]
+    greedy = util.sample_tweets(small_model, seed_text=text, temperature=0, max_length=len(text) + 1)[0]
+    assert greedy == text + ("" if next_char == "<end>" else next_char)
+
+
+def test_emoji_conditioning_changes_the_output_distribution(emoji_model):
+    ids = util.encode_tweets_to_ids(["same text"], length=20).astype(np.int32)[:, :-1]
+    first = np.asarray(emoji_model((ids, np.array([[0]], np.int32))))
+    second = np.asarray(emoji_model((ids, np.array([[2]], np.int32))))
+    assert np.abs(first - second).max() > 1e-4
+
+
+def test_a_saved_model_reloads_and_predicts_identically(tmp_path, emoji_model):
+    import keras
+    path = tmp_path / "model.keras"
+    emoji_model.save(path)
+    reloaded = keras.models.load_model(path)
+    ids = util.encode_tweets_to_ids(["reload me", "and me"], length=30).astype(np.int32)[:, :-1]
+    emoji = np.array([[1], [2]], np.int32)
+    np.testing.assert_array_equal(np.asarray(emoji_model((ids, emoji))), np.asarray(reloaded((ids, emoji))))
+    assert util.sample_tweets(reloaded, n=1, temperature=0, emoji_id=1, max_length=20) == \
+        util.sample_tweets(emoji_model, n=1, temperature=0, emoji_id=1, max_length=20)
+
+
+def test_ngram_probabilities_sum_to_one_and_learn_a_repetitive_text():
+    model = util.CharNGramModel(order=3).fit(["abcabcabc", "abcab"])
+    for history in ["", "a", "ab", "zz", "cab"]:
+        total = sum(model.probability(history, c) for c in model.vocabulary)
+        assert total == pytest.approx(1.0)
+    bits, n = model.bits_per_character(["abcabc"])
+    assert n == 6 and bits < 1.0
+    with pytest.raises(ValueError, match="order"):
+        util.CharNGramModel(order=0)
+
+
+def test_xz_bits_are_low_for_repetition_and_high_for_noise():
+    rng = np.random.default_rng(0)
+    noise = ["".join(rng.choice(list(util.CHARACTERS[1:]), 100)) for _ in range(100)]
+    assert util.xz_bits_per_character(["the same tweet"] * 500) < 0.5
+    assert util.xz_bits_per_character(noise) > 5
+
+
+def test_training_time_budget_stops_training_and_carries_over_restarts(tmp_path):
+    frame = tweets_frame(256)
+    data = util.TweetDataset(frame, batch_size=32)
+    model = util.build_sequence_model(units=8, embedding_dim=4)
+    history = util.train_resumably(model, data, data, tmp_path / "run", time_budget_s=0.0,
+                                   max_epochs=50, verbose=0)
+    assert len(history) == 1, "a spent budget stops within the first epoch"
+    assert (tmp_path / "run" / "best.keras").exists() and (tmp_path / "run" / "done.json").exists()
+    again = util.train_resumably(model, data, data, tmp_path / "run", time_budget_s=0.0, verbose=0)
+    assert len(again) == 1, "a finished run is not trained again"
