@@ -667,3 +667,19 @@ def test_training_time_budget_stops_training_and_carries_over_restarts(tmp_path)
     assert (tmp_path / "run" / "best.keras").exists() and (tmp_path / "run" / "done.json").exists()
     again = util.train_resumably(model, data, data, tmp_path / "run", time_budget_s=0.0, verbose=0)
     assert len(again) == 1, "a finished run is not trained again"
+
+
+@pytest.mark.parametrize("source", ["frame", "csv"])
+def test_bucketed_batches_hold_similar_lengths_and_still_serve_every_tweet_once(tmp_path, source):
+    frame = tweets_frame(1000)
+    data = frame if source == "frame" else util.write_csv_atomically(frame, tmp_path / "t.csv")
+    plain = util.TweetDataset(data, batch_size=20, seed=3, trim=True)
+    bucketed = util.TweetDataset(data, batch_size=20, seed=3, trim=True, bucket_batches=10)
+    assert len(bucketed) == len(plain) == 50
+    for dataset in (plain, bucketed):
+        for _ in range(2):
+            assert sorted(served_texts(dataset)) == sorted(frame["text"])
+            dataset.on_epoch_end()
+    plain_width = sum(plain[i][0].size for i in range(len(plain)))
+    bucketed_width = sum(bucketed[i][0].size for i in range(len(bucketed)))
+    assert bucketed_width < 0.8 * plain_width
