@@ -46,7 +46,7 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, help="write executed notebooks here instead of in place")
     parser.add_argument("notebooks", nargs="*", type=Path, default=NOTEBOOKS)
     args = parser.parse_args(argv)
-    total = time.perf_counter()
+    total, started = time.perf_counter(), time.time()
     for path in args.notebooks:
         start = time.perf_counter()
         nb = execute_notebook(path, smoke=args.smoke)
@@ -55,6 +55,12 @@ def main(argv=None):
         nbformat.write(nb, target)
         print(f"{path.name}: executed in {time.perf_counter() - start:.1f} s -> {target}", flush=True)
     print(f"{len(args.notebooks)} notebook(s) in {time.perf_counter() - total:.1f} s", flush=True)
+    produced = sorted(p for folder in ("runs", "benchmarks/results", "data") for p in (ROOT / folder).rglob("*")
+                      if p.is_file() and p.stat().st_mtime >= started)
+    if produced:
+        print("files written by the notebooks:")
+        for p in produced:
+            print(f"  {p.relative_to(ROOT)}  ({p.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 
