@@ -55,12 +55,15 @@ def main(argv=None):
         nbformat.write(nb, target)
         print(f"{path.name}: executed in {time.perf_counter() - start:.1f} s -> {target}", flush=True)
     print(f"{len(args.notebooks)} notebook(s) in {time.perf_counter() - total:.1f} s", flush=True)
-    produced = sorted(p for folder in ("runs", "benchmarks/results", "data") for p in (ROOT / folder).rglob("*")
-                      if p.is_file() and p.stat().st_mtime >= started)
+    produced = {}
+    for folder in ("runs", "benchmarks/results", "data"):
+        for p in (ROOT / folder).rglob("*"):
+            if p.is_file() and p.stat().st_mtime >= started:
+                produced.setdefault(p.parent.relative_to(ROOT), []).append(p.stat().st_size)
     if produced:
         print("files written by the notebooks:")
-        for p in produced:
-            print(f"  {p.relative_to(ROOT)}  ({p.stat().st_size / 1e6:.1f} MB)")
+        for folder, sizes in sorted(produced.items()):
+            print(f"  {folder}/: {len(sizes)} file(s), {sum(sizes) / 1e6:.1f} MB")
     return 0
 
 
