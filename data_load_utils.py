@@ -438,15 +438,19 @@ def _texts_of(tweets):
 
 
 def _xy_loop(tweets, length, window_size, step, dtype):
-    """The seed's eager encoder: per-tweet pandas ``apply`` and Python loops."""
+    """The seed's eager encoder: per-tweet pandas ``apply`` and Python loops.
+
+    As in the seed, each tweet is first one-hot encoded as bool and then copied into
+    one output array; only that output has ``dtype`` (the seed's was float64).
+    """
     zipped = tweets.apply(
         lambda row: get_series_data_from_tweet(row, length=length, window_size=window_size, step=step),
         axis=1,
     )
     x_tuple, y_tuple = zip(*zipped)
     chars, char_index = get_universal_chars_list()
-    x_per_tweet = pd.Series(x_tuple).apply(lambda w: get_x_bool_array(w, chars, char_index, dtype))
-    y_per_tweet = pd.Series(y_tuple).apply(lambda c: get_y_bool_array(c, char_index, dtype))
+    x_per_tweet = pd.Series(x_tuple).apply(lambda w: get_x_bool_array(w, chars, char_index))
+    y_per_tweet = pd.Series(y_tuple).apply(lambda c: get_y_bool_array(c, char_index))
     x = np.zeros((len(x_per_tweet),) + x_per_tweet[0].shape, dtype=dtype)
     y = np.zeros((len(y_per_tweet),) + y_per_tweet[0].shape, dtype=dtype)
     for i, tweet_x in enumerate(x_per_tweet):
