@@ -12,12 +12,15 @@ the data flow (see the README):
    one-hot windows or whole-tweet id sequences from a DataFrame or a streamed CSV.
 6. Model helpers: the whole-sequence model, resumable training on a time budget,
    bits per character (model, n-gram and xz baselines) and sampling.
+7. Scale: a million-tweet CSV, ``tf.distribute`` strategies and sharding, training that
+   resumes mid-epoch from its last backup, memory and progress callbacks.
 
 Run ``python data_load_utils.py make-data --out data/tweets.csv`` to build the data.
 """
 
 import argparse
 import io
+import itertools
 import math
 import os
 import re
@@ -274,14 +277,18 @@ def _code_points(texts, width):
     return flat.reshape(len(texts), width)
 
 
+def _raise_unless_all_str(texts):
+    """Raise ``ValueError`` naming the first element of ``texts`` that is not a str (copies nothing)."""
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            n_bad = sum(not isinstance(t, str) for t in texts)
+            raise ValueError(f"text must be str; tweet {i} is {type(text).__name__} ({text!r}); "
+                             f"{n_bad} tweet(s) are not str")
+
+
 def _check_texts(texts):
     texts = list(texts)
-    bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
-    if bad:
-        raise ValueError(
-            f"text must be str; tweet {bad[0]} is {type(texts[bad[0]]).__name__} "
-            f"({texts[bad[0]]!r}); {len(bad)} tweet(s) are not str"
-        )
+    _raise_unless_all_str(texts)
     return texts
 
 
@@ -563,7 +570,9 @@ def convert_tweet_to_xy_generator(tweets, length=160, window_size=40, step=3, ba
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if not isinstance(tweets, pd.DataFrame):
         raise ValueError("tweets must be a DataFrame with a 'text' column (and 'emoji' with emoji_set)")
-    _texts_of(tweets)
+    if "text" not in tweets.columns:
+        raise ValueError(f"tweets has no 'text' column; columns are {list(tweets.columns)}")
+    _raise_unless_all_str(tweets["text"])
     n_batches = len(tweets) // batch_size
     if n_batches == 0:
         raise ValueError(f"batch_size ({batch_size}) is larger than the number of tweets ({len(tweets)})")
@@ -669,6 +678,7 @@ class TweetDataset(keras.utils.PyDataset):
         self.emoji_set = None if emoji_set is None else list(emoji_set)
         self.shuffle, self.seed, self.clean, self.trim = shuffle, seed, clean, trim
         self.block_rows = batch_size * bucket_batches
+        self.shard = (shard_index, shard_count)
         self.epoch = 0
         self._cache, self._cache_lock = (None, None), threading.Lock()
         if isinstance(tweets, pd.DataFrame):
@@ -716,9 +726,13 @@ class TweetDataset(keras.utils.PyDataset):
             order.extend((int(block), int(sub)) for sub in subs)
         return order
 
-    def on_epoch_end(self):
-        self.epoch += 1
+    def set_epoch(self, epoch):
+        """Serve epoch ``epoch``'s order (it depends only on ``seed`` and ``epoch``)."""
+        self.epoch = epoch
         self._order = self._epoch_order()
+
+    def on_epoch_end(self):
+        self.set_epoch(self.epoch + 1)
 
     def _block_tweets(self, block):
         """Block ``block`` of this epoch: its tweets, cleaned, shuffled, then sorted by length."""
@@ -776,9 +790,11 @@ class TweetDataset(keras.utils.PyDataset):
     def as_tf_dataset(self, prefetch=2):
         """This dataset's batches as a ``tf.data.Dataset`` whose non-batch dims are all variable.
 
-        Each pass serves batches ``0 .. len(self) - 1`` and then calls ``on_epoch_end``
-        (so shuffling works as with ``fit(self)``); the cardinality is ``len(self)`` so
-        Keras shows progress; ``prefetch`` batches are prepared ahead in the background.
+        Pass ``k`` over it (Keras makes one per epoch) serves epoch ``self.epoch + k``'s
+        order, so shuffling works as with ``fit(self)``; the epoch is set when a pass
+        starts, because Keras stops pulling after the last step and a pass may never reach
+        its end. The cardinality is ``len(self)`` so Keras shows progress; ``prefetch``
+        batches are prepared ahead in the background.
         """
         import tensorflow as tf
 
@@ -787,10 +803,12 @@ class TweetDataset(keras.utils.PyDataset):
 
         signature = keras.tree.map_structure(spec, self[0])
 
+        first_epoch, passes = self.epoch, itertools.count()
+
         def batches():
+            self.set_epoch(first_epoch + next(passes))
             for index in range(len(self)):
                 yield self[index]
-            self.on_epoch_end()
 
         dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
         return dataset.apply(tf.data.experimental.assert_cardinality(len(self))).prefetch(prefetch)
@@ -1060,6 +1078,430 @@ def sample_tweets(model, n=1, seed_text="", temperature=0.5, emoji_id=None, max_
             break
         logits = step(choice)
     return [seed_text + "".join(chars) for chars in generated]
+
+
+# ---------------------------------------------------------------------------
+# 7. Scale: a million tweets, tf.distribute, resilience
+# ---------------------------------------------------------------------------
+
+def repeat_tweets_csv(source_csv, out_csv, n_rows, chunksize=100_000):
+    """Write ``out_csv`` with ``n_rows`` tweets: the rows of ``source_csv`` repeated in order.
+
+    Row ``i`` of the output is row ``i % n`` of the ``n`` source rows that
+    ``iter_tweet_data`` yields (repeated headers and empty texts dropped), with the
+    source's columns. The source is streamed in chunks of ``chunksize`` rows and each chunk
+    is appended to a temporary file beside ``out_csv``, renamed at the end: memory holds
+    one chunk however large ``n_rows`` is, and an interrupted run leaves no partial file.
+    Returns the Path of ``out_csv``.
+    """
+    if n_rows < 1:
+        raise ValueError(f"n_rows must be at least 1, got {n_rows}")
+    if chunksize < 1:
+        raise ValueError(f"chunksize must be at least 1, got {chunksize}")
+    source_csv, out_csv = Path(source_csv), Path(out_csv)
+    if out_csv.resolve() == source_csv.resolve():
+        raise ValueError(f"out_csv must not be source_csv ({source_csv}): it is read while written")
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out_csv.parent, prefix=out_csv.name, suffix=".part")
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    written, header = 0, True
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as out:
+            while written < n_rows:
+                before = written
+                for chunk in iter_tweet_data(source_csv, chunksize):
+                    chunk = chunk.iloc[:n_rows - written]
+                    if len(chunk):
+                        chunk.to_csv(out, index=False, header=header)
+                        written, header = written + len(chunk), False
+                    if written == n_rows:
+                        break
+                if written == before:
+                    raise ValueError(f"source_csv {source_csv} has no tweets to repeat")
+        os.replace(tmp, out_csv)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return out_csv
+
+
+DISTRIBUTION_STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+def tf_config_shard(tf_config=None):
+    """``(index, count)``: this process's position among the training workers of ``TF_CONFIG``.
+
+    ``tf_config`` is the JSON string (default: the ``TF_CONFIG`` environment variable).
+    The workers are the cluster's ``chief`` (if any) then its ``worker`` tasks, numbered
+    as ``MultiWorkerMirroredStrategy`` numbers them (the chief is worker 0). Without
+    ``TF_CONFIG`` the answer is ``(0, 1)``. Pass the result as ``TweetDataset(shard=...)``
+    so that each worker reads its own blocks of the CSV. Raises ``ValueError`` naming
+    ``TF_CONFIG`` when it is not JSON or names no such task.
+    """
+    import json
+    if tf_config is None:
+        tf_config = os.environ.get("TF_CONFIG", "")
+    if not tf_config.strip():
+        return (0, 1)
+    try:
+        config = json.loads(tf_config)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"TF_CONFIG is not valid JSON ({err}): {tf_config!r}") from err
+    cluster, task = config.get("cluster", {}), config.get("task", {})
+    chiefs, workers = list(cluster.get("chief", [])), list(cluster.get("worker", []))
+    count = len(chiefs) + len(workers)
+    kind, index = task.get("type"), task.get("index", 0)
+    if kind not in ("chief", "worker") or count == 0:
+        raise ValueError(f"TF_CONFIG must list 'chief'/'worker' tasks and name one of them as this "
+                         f"task; got cluster {sorted(cluster)} and task {task}")
+    position = index if kind == "chief" else len(chiefs) + index
+    if not 0 <= position < count:
+        raise ValueError(f"TF_CONFIG task {task} is not in its cluster of {count} worker(s)")
+    return (position, count)
+
+
+def distribution_strategy(name="default", devices=None):
+    """Return ``(strategy, shard)`` for training on one device, several local devices or several machines.
+
+    ``"default"``: TensorFlow's default strategy (one device, nothing distributed).
+    ``"mirrored"``: ``tf.distribute.MirroredStrategy(devices)``, one copy of the model on
+    every local GPU (or on ``devices``, e.g. ``["/cpu:0", "/cpu:1"]``); each batch is split
+    between the copies and their gradients are summed, so every copy stays identical.
+    ``"multi_worker"``: ``tf.distribute.MultiWorkerMirroredStrategy``, the same across the
+    machines that ``TF_CONFIG`` lists (one process per machine, each with its own
+    ``TF_CONFIG`` task). Create it at the start of the program.
+
+    ``shard`` is ``(index, count)``: ``tf_config_shard()`` for ``"multi_worker"``,
+    ``(0, 1)`` otherwise; give it to ``TweetDataset(shard=shard)``. Build and compile the
+    model inside ``with strategy.scope():``. Raises ``ValueError`` naming ``name`` for
+    an unknown strategy.
+    """
+    if name not in DISTRIBUTION_STRATEGIES:
+        raise ValueError(f"name must be one of {DISTRIBUTION_STRATEGIES}, got {name!r}")
+    import tensorflow as tf
+    if name == "default":
+        return tf.distribute.get_strategy(), (0, 1)
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy(devices), (0, 1)
+    shard = tf_config_shard()
+    return tf.distribute.MultiWorkerMirroredStrategy(), shard
+
+
+def _workers_of(strategy):
+    """Number of machines (processes) training in sync under ``strategy``."""
+    import tensorflow as tf
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        cluster = strategy.cluster_resolver.cluster_spec().as_dict()
+        return max(1, len(cluster.get("chief", [])) + len(cluster.get("worker", [])))
+    return 1
+
+
+def _keras_multi_worker_fixes(model, strategy):
+    """Let ``model.fit`` run under ``MultiWorkerMirroredStrategy`` with Keras 3.15.
+
+    Keras 3's ``fit`` fails there (keras-team/keras#20585): its train step averages each
+    scalar log with ``strategy.reduce("MEAN", value, axis=0)``, and its first symbolic build
+    reduces the ``(x, y)`` tuple across workers; both raise. The train step below returns
+    each log as a one-element vector, and forgetting the model's strategy skips the symbolic
+    build (the model is already built); ``fit`` must then run inside ``strategy.scope()``,
+    where Keras finds the strategy again (kept as ``model._multi_worker_strategy``).
+    """
+    import tensorflow as tf
+    if getattr(model, "_multi_worker_strategy", None) is not None:
+        return
+    train_step = model.train_step
+    model.train_step = lambda data: {k: tf.reshape(v, [1]) for k, v in train_step(data).items()}
+    model._multi_worker_strategy = strategy
+    model._distribute_strategy = None
+
+
+def _batches_per_worker(dataset):
+    """Batches each worker trains per epoch: the fewest any shard has, so all step in sync."""
+    _, count = dataset.shard
+    n_blocks = math.ceil(dataset.n_rows / dataset.block_rows)
+    return min(sum(dataset._batches_in_block(block) for block in range(index, n_blocks, count))
+               for index in range(count))
+
+
+def _worker_tf_dataset(dataset, epoch, start, stop, prefetch=2, sized=True):
+    """Batches ``start .. stop - 1`` of ``dataset``'s epoch ``epoch`` as a one-epoch ``tf.data.Dataset``.
+
+    The epoch is fixed here, up front: a generator that ends its pass with
+    ``on_epoch_end()`` is not reliably finished before Keras starts the next epoch's pass
+    (Keras stops pulling after the last step), so the next epoch could be served in the
+    old order. Widths are declared variable (trimmed batches). Auto-sharding is off: every
+    worker already reads only its own shard. ``sized=False`` leaves the number of batches
+    undeclared: with several workers Keras would otherwise stop after that many steps,
+    although each batch then takes one step per worker (``steps_per_epoch`` says how many).
+    """
+    import tensorflow as tf
+
+    def spec(array):
+        return tf.TensorSpec((None,) * np.ndim(array), tf.as_dtype(np.asarray(array).dtype))
+
+    dataset.set_epoch(epoch)
+    signature = keras.tree.map_structure(spec, dataset[start])
+
+    def batches():
+        for index in range(start, stop):
+            yield dataset[index]
+
+    data = tf.data.Dataset.from_generator(batches, output_signature=signature)
+    if sized:
+        data = data.apply(tf.data.experimental.assert_cardinality(stop - start))
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    return data.with_options(options).prefetch(prefetch)
+
+
+_BACKUP_NAME = re.compile(r"epoch-(\d+)-batch-(\d+)\.weights\.h5")
+
+
+def backup_position(backup_dir):
+    """``(epoch, batch, path)`` of the newest backup in ``backup_dir``, or ``(0, 0, None)``.
+
+    Training resumes at batch ``batch`` (0-based, in the epoch's shuffled order) of epoch
+    ``epoch`` (0-based) from the weights and optimizer state in ``path``.
+    """
+    found = []
+    for path in Path(backup_dir).glob("epoch-*-batch-*.weights.h5"):
+        match = _BACKUP_NAME.fullmatch(path.name)
+        if match:
+            found.append((int(match[1]), int(match[2]), path))
+    return max(found) if found else (0, 0, None)
+
+
+class StepBackup(keras.callbacks.Callback):
+    """Back up weights and optimizer state every ``every`` batches and at each epoch's end.
+
+    Each backup is ``epoch-E-batch-B.weights.h5`` in ``backup_dir``: resume at batch ``B``
+    of epoch ``E``. It is written under a temporary name and renamed, and older backups are
+    then deleted, so a kill at any moment leaves a complete backup. ``initial_step``: Keras
+    steps of the first epoch done before this ``fit`` (a resumed run); ``workers``: Keras
+    steps per batch (with several workers each batch is spread over that many steps).
+    Used by ``fit_with_backups``.
+    """
+
+    initial_step = 0
+
+    def __init__(self, backup_dir, every, workers=1):
+        super().__init__()
+        if every < 1:
+            raise ValueError(f"every must be at least 1, got {every}")
+        self.backup_dir, self.every, self.workers = Path(backup_dir), every, workers
+        self.saved, self.steps_run = [], 0
+
+    def on_train_begin(self, logs=None):
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        for leftover in self.backup_dir.glob(".saving-*"):
+            leftover.unlink()
+        self._offset = self.initial_step
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._last = self._offset // self.workers
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps_run += 1
+        step = self._offset + batch + 1
+        if step % self.workers == 0 and step // self.workers - self._last >= self.every:
+            self._last = step // self.workers
+            self.save(self._epoch, self._last)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.save(epoch + 1, 0)
+        self._offset = 0
+
+    def save(self, epoch, batch):
+        """Write the backup for "resume at batch ``batch`` of epoch ``epoch``"; return its Path."""
+        target = self.backup_dir / f"epoch-{epoch:04d}-batch-{batch:08d}.weights.h5"
+        fd, tmp = tempfile.mkstemp(dir=self.backup_dir, prefix=".saving-", suffix=".weights.h5")
+        os.close(fd)
+        try:
+            self.model.save_weights(tmp, overwrite=True)
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        for old in self.backup_dir.glob("epoch-*-batch-*.weights.h5"):
+            if old != target:
+                old.unlink(missing_ok=True)
+        self.saved.append((epoch, batch))
+        return target
+
+
+def fit_with_backups(model, dataset, backup_dir, epochs=1, backup_every=100, callbacks=(),
+                     verbose=0, strategy=None, prefetch=2):
+    """Train ``model`` on a ``TweetDataset`` for ``epochs`` epochs; rerun after a crash to resume.
+
+    A ``StepBackup`` in ``backup_dir`` is taken every ``backup_every`` batches and at
+    every epoch's end. A rerun loads the newest one and continues with the very next batch
+    of the same shuffled order, so an interruption loses only the batches since that
+    backup and no batch is trained twice. (Keras' ``BackupAndRestore(save_freq=N)`` also
+    backs up mid-epoch, but Keras 3.15 restores only the epoch number and restarts that
+    epoch at batch 0, training its first batches twice.) A finished run's rerun trains
+    nothing. Each epoch is one ``model.fit`` call on exactly that epoch's batches (for
+    an interrupted epoch, the remaining ones); the loop stops early if a callback sets
+    ``model.stop_training``.
+
+    ``strategy`` (default: the one the model was built in) may span several workers: the
+    dataset must then be sharded as ``distribution_strategy`` says, each worker trains
+    the same number of batches (the fewest any shard has) and backs up into
+    ``backup_dir/worker-<index>``. Each step trains ``dataset.batch_size`` tweets in
+    all, split between the devices and workers. Callbacks with an ``initial_step``
+    attribute (``MemoryRecorder``, ``SparseProgress``) are told the steps already done in
+    a resumed epoch. Returns a dict: ``resumed_from`` ``(epoch, batch)``, ``steps`` (Keras
+    steps run now) and ``history`` (one dict of logs per epoch run now).
+    """
+    if not isinstance(dataset, TweetDataset):
+        raise ValueError(f"dataset must be a TweetDataset, got {type(dataset).__name__}")
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    strategy = strategy or getattr(model, "_multi_worker_strategy", None) or model.distribute_strategy
+    workers = _workers_of(strategy)
+    if dataset.shard[1] != workers:
+        raise ValueError(f"dataset is shard {dataset.shard} but {workers} worker(s) train: build it "
+                         f"with TweetDataset(shard=...) from distribution_strategy")
+    backup_dir = Path(backup_dir)
+    if workers > 1:
+        backup_dir = backup_dir / f"worker-{dataset.shard[0]}"
+        _keras_multi_worker_fixes(model, strategy)
+    per_epoch = _batches_per_worker(dataset)
+    epoch, batch, path = backup_position(backup_dir)
+    if batch >= per_epoch:  # backed up after the epoch's last batch: the next epoch is due
+        epoch, batch = epoch + 1, 0
+    if path is not None:
+        with strategy.scope():
+            if model.optimizer is not None and not model.optimizer.built:
+                model.optimizer.build(model.trainable_variables)
+            model.load_weights(path)
+    resumed_from, history = (epoch, batch), []
+    backup = StepBackup(backup_dir, backup_every, workers)
+    callbacks = [backup, *callbacks]
+    for epoch in range(epoch, epochs):  # one fit per epoch, each on exactly that epoch's batches
+        data = _worker_tf_dataset(dataset, epoch, batch, per_epoch, prefetch=prefetch, sized=workers == 1)
+        for callback in callbacks:
+            if hasattr(callback, "initial_step"):
+                callback.initial_step = batch * workers
+        with strategy.scope():
+            fitted = model.fit(data, epochs=epoch + 1, initial_epoch=epoch, callbacks=callbacks,
+                               steps_per_epoch=(per_epoch - batch) * workers if workers > 1 else None,
+                               shuffle=False, verbose=verbose)  # TweetDataset shuffles itself
+        history += [{k: float(np.mean(v[-1])) for k, v in fitted.history.items()}]
+        batch = 0
+        if model.stop_training:  # a callback (early stopping, a time budget) ended training
+            break
+    return {"resumed_from": resumed_from, "steps": backup.steps_run, "history": history}
+
+
+class MemoryRecorder(keras.callbacks.Callback):
+    """Record this process's resident memory (RSS) while training, every ``every`` steps.
+
+    ``rows`` (and ``frame()``, a DataFrame) hold one sample per ``every`` steps plus one
+    before the first and one after the last step: ``epoch``, ``step`` (Keras steps done in
+    the epoch, counting those before a resume), ``tweets`` (tweets trained in the epoch:
+    ``step * tweets_per_step``, capped at ``total_tweets``), ``seconds`` since the first
+    ``fit`` began and ``rss_mb`` (1 MB = 10**6 bytes, from psutil). ``peak_rss_mb`` is the highest
+    sample; ``max_rss_mb`` is the process's own high-water mark (``getrusage``), which
+    also covers moments between samples and all the process did before.
+    """
+
+    initial_step = 0
+
+    def __init__(self, every=100, tweets_per_step=64, total_tweets=None):
+        super().__init__()
+        if every < 1:
+            raise ValueError(f"every must be at least 1, got {every}")
+        import psutil
+        self.every, self.tweets_per_step, self.total_tweets = every, tweets_per_step, total_tweets
+        self._process = psutil.Process()
+        self.rows = []
+
+    def _sample(self, step):
+        import time
+        tweets = step * self.tweets_per_step
+        if self.total_tweets is not None:
+            tweets = min(tweets, self.total_tweets)
+        self.rows.append({"epoch": self._epoch, "step": step, "tweets": tweets,
+                          "seconds": time.perf_counter() - self._started,
+                          "rss_mb": self._process.memory_info().rss / 1e6})
+
+    def on_train_begin(self, logs=None):
+        import time
+        if not self.rows:  # seconds count from the first fit (fit_with_backups fits per epoch)
+            self._started = time.perf_counter()
+        self._offset, self._step = self.initial_step, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._sample(self._offset)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step = self._offset + batch + 1
+        if self._step % self.every == 0:
+            self._sample(self._step)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._step is not None and self.rows[-1]["step"] != self._step:
+            self._sample(self._step)
+        self._offset, self._step = 0, None
+
+    def frame(self):
+        """The samples as a DataFrame (columns epoch, step, tweets, seconds, rss_mb)."""
+        return pd.DataFrame(self.rows, columns=["epoch", "step", "tweets", "seconds", "rss_mb"])
+
+    @property
+    def peak_rss_mb(self):
+        return max((row["rss_mb"] for row in self.rows), default=float("nan"))
+
+    @property
+    def max_rss_mb(self):
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
+
+
+class SparseProgress(keras.callbacks.Callback):
+    """A ``keras.utils.Progbar`` per epoch, updated about ``updates`` times, not at every step.
+
+    Keras' own ``verbose=1`` bar redraws at every step, which fills a notebook's stored
+    output with thousands of updates. This one shows the loss and, with
+    ``tweets_per_step``, tweets per second. ``initial_step`` starts a resumed epoch's
+    bar where the interrupted run stopped.
+    """
+
+    initial_step = 0
+
+    def __init__(self, updates=50, tweets_per_step=None):
+        super().__init__()
+        if updates < 1:
+            raise ValueError(f"updates must be at least 1, got {updates}")
+        self.updates, self.tweets_per_step = updates, tweets_per_step
+
+    def on_train_begin(self, logs=None):
+        self._offset = self.initial_step
+
+    def on_epoch_begin(self, epoch, logs=None):
+        import time
+        total = (self.params.get("steps") or 0) + self._offset
+        self._bar = keras.utils.Progbar(total or None, stateful_metrics=["loss", "tweets/s"])
+        self._every = max(1, total // self.updates)
+        self._total, self._started = total, time.perf_counter()
+        print(f"Epoch {epoch + 1}" + (f" (resumed after step {self._offset})" if self._offset else ""))
+
+    def on_train_batch_end(self, batch, logs=None):
+        import time
+        step = self._offset + batch + 1
+        if step % self._every and step != self._total:
+            return
+        values = [("loss", float(np.mean((logs or {}).get("loss", np.nan))))]
+        if self.tweets_per_step:
+            rate = (batch + 1) * self.tweets_per_step / (time.perf_counter() - self._started)
+            values.append(("tweets/s", rate))
+        self._bar.update(step, values=values, finalize=step == self._total)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._offset = 0
 
 
 # ---------------------------------------------------------------------------

@@ -535,7 +535,7 @@ def test_trimmed_batches_of_varying_width_train_through_as_tf_dataset():
     assert dataset[0][0].shape[1] != dataset[1][0].shape[1]
     history = tiny_next_char_model().fit(dataset.as_tf_dataset(), epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
-    assert dataset.epoch == 2, "each pass ends the epoch, so the next one reshuffles"
+    assert dataset.epoch == 1, "the second pass served epoch 1's order"
 
 
 # ---------------------------------------------------------------------------
@@ -683,3 +683,321 @@ def test_bucketed_batches_hold_similar_lengths_and_still_serve_every_tweet_once(
     plain_width = sum(plain[i][0].size for i in range(len(plain)))
     bucketed_width = sum(bucketed[i][0].size for i in range(len(bucketed)))
     assert bucketed_width < 0.8 * plain_width
+
+
+# ---------------------------------------------------------------------------
+# Scale: a million tweets, tf.distribute, resilience
+# ---------------------------------------------------------------------------
+
+def test_repeat_tweets_csv_repeats_the_source_rows_in_order_without_leftovers(tmp_path):
+    frame = tweets_frame(7).assign(split="train")
+    source = util.write_csv_atomically(frame, tmp_path / "source.csv")
+    out = util.repeat_tweets_csv(source, tmp_path / "big" / "repeated.csv", 17, chunksize=3)
+    repeated = util.read_tweet_data(out)
+    assert list(repeated.columns) == ["text", "emoji", "split"]
+    assert repeated["text"].tolist() == (frame["text"].tolist() * 3)[:17]
+    assert list((tmp_path / "big").iterdir()) == [out], "no temporary file is left behind"
+    assert util.TweetDataset(out, batch_size=4).n_rows == 17
+
+
+def test_repeat_tweets_csv_of_the_real_tweets_starts_again_after_the_last_one(tmp_path, real_tweets):
+    out = util.repeat_tweets_csv(DATA, tmp_path / "r.csv", len(real_tweets) + 5, chunksize=30_000)
+    tail = util.read_tweet_data(out).iloc[-10:]
+    expected = pd.concat([real_tweets.iloc[-5:], real_tweets.iloc[:5]])
+    assert tail["text"].tolist() == expected["text"].tolist()
+
+
+@pytest.mark.parametrize("kwargs,name", [
+    (dict(n_rows=0), "n_rows"), (dict(chunksize=0), "chunksize"),
+    (dict(same_file=True), "out_csv"), (dict(empty=True), "source_csv"),
+])
+def test_repeat_tweets_csv_bad_input_raises_value_error_naming_the_parameter(tmp_path, kwargs, name):
+    source = util.write_csv_atomically(tweets_frame(0 if kwargs.get("empty") else 3), tmp_path / "s.csv")
+    out = source if kwargs.get("same_file") else tmp_path / "out.csv"
+    with pytest.raises(ValueError, match=name):
+        util.repeat_tweets_csv(source, out, kwargs.get("n_rows", 5), chunksize=kwargs.get("chunksize", 2))
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_distribution_strategy_rejects_an_unknown_name_and_default_reads_everything():
+    with pytest.raises(ValueError, match="name"):
+        util.distribution_strategy("tpu")
+    strategy, shard = util.distribution_strategy("default")
+    assert strategy.num_replicas_in_sync == 1 and shard == (0, 1)
+
+
+@pytest.mark.parametrize("config,shard", [
+    (None, (0, 1)),
+    ({"cluster": {"worker": ["a:1", "b:1", "c:1"]}, "task": {"type": "worker", "index": 2}}, (2, 3)),
+    ({"cluster": {"chief": ["a:1"], "worker": ["b:1", "c:1"]}, "task": {"type": "chief", "index": 0}}, (0, 3)),
+    ({"cluster": {"chief": ["a:1"], "worker": ["b:1", "c:1"]}, "task": {"type": "worker", "index": 0}}, (1, 3)),
+])
+def test_tf_config_shard_numbers_the_chief_then_the_workers(monkeypatch, config, shard):
+    import json
+    monkeypatch.setenv("TF_CONFIG", json.dumps(config) if config else "")
+    assert util.tf_config_shard() == shard
+
+
+@pytest.mark.parametrize("config", [
+    "{not json", '{"cluster": {"worker": ["a:1"]}, "task": {"type": "ps", "index": 0}}',
+    '{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 1}}',
+])
+def test_tf_config_shard_rejects_a_bad_tf_config(config):
+    with pytest.raises(ValueError, match="TF_CONFIG"):
+        util.tf_config_shard(config)
+
+
+def test_fit_with_backups_records_memory_and_a_finished_run_trains_nothing_again(tmp_path):
+    data = util.TweetDataset(tweets_frame(100), batch_size=10, trim=True)
+    model = util.build_sequence_model(units=8, embedding_dim=4)
+    memory = util.MemoryRecorder(every=3, tweets_per_step=10, total_tweets=100)
+    result = util.fit_with_backups(model, data, tmp_path / "backup", epochs=2, backup_every=4,
+                                   callbacks=[memory])
+    assert result["resumed_from"] == (0, 0) and result["steps"] == 20 and len(result["history"]) == 2
+    assert util.backup_position(tmp_path / "backup")[:2] == (2, 0)
+    assert [p.name for p in (tmp_path / "backup").iterdir()] == ["epoch-0002-batch-00000000.weights.h5"]
+    frame = memory.frame()
+    assert frame.query("epoch == 0")["step"].tolist() == [0, 3, 6, 9, 10]
+    assert frame["tweets"].max() == 100 and (frame["rss_mb"] > 0).all()
+    assert memory.max_rss_mb >= memory.peak_rss_mb > 0
+    again = util.fit_with_backups(model, data, tmp_path / "backup", epochs=2)
+    assert again == {"resumed_from": (2, 0), "steps": 0, "history": []}
+
+
+def test_fit_with_backups_bad_input_raises_value_error_naming_the_parameter(tmp_path):
+    model = util.build_sequence_model(units=8, embedding_dim=4)
+    with pytest.raises(ValueError, match="dataset"):
+        util.fit_with_backups(model, [1, 2, 3], tmp_path)
+    with pytest.raises(ValueError, match="shard"):
+        util.fit_with_backups(model, util.TweetDataset(tweets_frame(100), batch_size=10, shard=(0, 2)), tmp_path)
+    with pytest.raises(ValueError, match="every"):
+        util.StepBackup(tmp_path, every=0)
+
+
+# Training scripts run in a fresh Python: TensorFlow's devices (two logical CPUs) must be
+# configured before it starts, and a run is killed with SIGKILL, as a crash would.
+SUBPROCESS_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0"}
+
+MIRRORED_SCRIPT = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+csv, out = sys.argv[2], sys.argv[3]
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras, numpy as np
+import data_load_utils as util
+keras.utils.set_random_seed(0)
+initial = util.build_sequence_model(units=16, embedding_dim=8).get_weights()
+np.savez(out + "-initial.npz", *initial)
+results = {}
+for name, devices in [("default", None), ("mirrored", ["/cpu:0", "/cpu:1"])]:
+    strategy, shard = util.distribution_strategy(name, devices=devices)
+    data = util.TweetDataset(csv, batch_size=16, shuffle=False, trim=True, shard=shard)
+    with strategy.scope():
+        model = util.build_sequence_model(units=16, embedding_dim=8)
+    model.set_weights(initial)
+    result = util.fit_with_backups(model, data, f"{out}-{name}", epochs=2, backup_every=100)
+    np.savez(f"{out}-{name}.npz", *model.get_weights())
+    results[name] = {"replicas": strategy.num_replicas_in_sync, "steps": result["steps"],
+                     "loss": [epoch["loss"] for epoch in result["history"]]}
+with open(out + ".json", "w") as f:
+    json.dump(results, f)
+"""
+
+
+def run_script(tmp_path, source, *args, timeout=180):
+    script = tmp_path / "script.py"
+    script.write_text(source)
+    return subprocess.run([sys.executable, str(script), str(ROOT), *map(str, args)], env=SUBPROCESS_ENV,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def load_weights(path):
+    with np.load(path) as arrays:
+        return [arrays[f"arr_{i}"] for i in range(len(arrays.files))]
+
+
+def test_mirrored_training_on_two_cpus_matches_one_device(tmp_path):
+    """Two replicas each take half of every batch of 16 and their gradients are summed.
+
+    Every tweet here has the same length, so both halves hold the same number of real
+    (unmasked) characters and the mean of the two halves' masked losses equals the loss of
+    the whole batch: the updates agree up to float32 rounding of the split matmuls and the
+    all-reduce, far below 1e-4 relative after 8 Adam steps. (With halves of different
+    lengths, tf.distribute averages the two half-batch means, which weights characters
+    slightly differently than one device does.)
+    """
+    import json
+    frame = pd.DataFrame({"text": [f"tweet {i:03d} about the same length" for i in range(64)]})
+    csv = util.write_csv_atomically(frame.assign(emoji="🔥"), tmp_path / "t.csv")
+    done = run_script(tmp_path, MIRRORED_SCRIPT, csv, tmp_path / "run")
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((tmp_path / "run.json").read_text())
+    assert results["default"]["replicas"] == 1 and results["mirrored"]["replicas"] == 2
+    assert results["default"]["steps"] == results["mirrored"]["steps"] == 8
+    np.testing.assert_allclose(results["mirrored"]["loss"], results["default"]["loss"], rtol=1e-4)
+    single, mirrored = load_weights(tmp_path / "run-default.npz"), load_weights(tmp_path / "run-mirrored.npz")
+    initial = load_weights(tmp_path / "run-initial.npz")
+    assert len(single) == len(mirrored) == len(initial)
+    assert min(np.abs(a - a0).max() for a, a0 in zip(single, initial)) > 1e-3, "every weight was trained"
+    for a, b in zip(single, mirrored):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+
+
+RESUME_SCRIPT = """
+import json, os, signal, sys
+sys.path.insert(0, sys.argv[1])
+csv, backup_dir, out, kill_epoch, kill_step = sys.argv[2:5] + [int(a) for a in sys.argv[5:7]]
+import keras, numpy as np, tensorflow as tf
+import data_load_utils as util
+tf.config.experimental.enable_op_determinism()
+keras.utils.set_random_seed(0)
+data = util.TweetDataset(csv, batch_size=10, trim=True, bucket_batches=3, seed=5)
+model = util.build_sequence_model(units=8, embedding_dim=4)
+
+class Trace(keras.callbacks.Callback):
+    initial_step = 0  # set by fit_with_backups when it resumes mid-epoch
+
+    def on_train_begin(self, logs=None):
+        self.offset = self.initial_step
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = self.offset + batch + 1
+        with open(out + ".steps", "a") as f:
+            f.write(f"{self.epoch} {step}\\n")
+        if (self.epoch, step) == (kill_epoch, kill_step):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.offset = 0
+
+result = util.fit_with_backups(model, data, backup_dir, epochs=2, backup_every=4, callbacks=[Trace()])
+np.savez(out + ".npz", *model.get_weights())
+with open(out + ".json", "w") as f:
+    json.dump(result, f)
+"""
+
+
+def test_a_killed_run_resumes_at_its_last_backup_and_trains_every_batch_exactly_once(tmp_path):
+    """120 tweets in batches of 10: 12 steps an epoch, 2 epochs, a backup every 4 steps.
+
+    The first run is killed at step 7 of epoch 0 (backup at step 4), the second at step 6
+    of epoch 1 (backup at step 4 of that epoch); the third finishes. Each resumes right
+    after its backup, so together they train each (epoch, step) once, as an uninterrupted
+    run does, and end with the same weights (op determinism on, same shuffled order).
+    """
+    import json
+    csv = util.write_csv_atomically(tweets_frame(120), tmp_path / "t.csv")
+    backup = tmp_path / "backup"
+    script = tmp_path / "resume.py"
+    script.write_text(RESUME_SCRIPT)
+
+    def start(name, backup_dir, kill=(-1, -1)):
+        return subprocess.Popen([sys.executable, str(script), str(ROOT), str(csv), str(backup_dir),
+                                 str(tmp_path / name), *map(str, kill)], env=SUBPROCESS_ENV,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def steps(name):
+        lines = (tmp_path / f"{name}.steps").read_text().split()
+        return list(zip(map(int, lines[::2]), map(int, lines[1::2])))
+
+    reference = start("reference", tmp_path / "reference_backup")
+    positions = []
+    for name, kill in [("first", (0, 7)), ("second", (1, 6)), ("third", (-1, -1))]:
+        process = start(name, backup, kill)
+        _, stderr = process.communicate(timeout=180)
+        assert process.returncode == (-9 if kill[0] >= 0 else 0), stderr[-3000:]
+        positions.append(util.backup_position(backup)[:2])
+    _, stderr = reference.communicate(timeout=180)
+    assert reference.returncode == 0, stderr[-3000:]
+
+    assert positions == [(0, 4), (1, 4), (2, 0)]
+    epoch = lambda e, first, last: [(e, s) for s in range(first, last + 1)]  # noqa: E731
+    assert steps("reference") == epoch(0, 1, 12) + epoch(1, 1, 12)
+    assert steps("first") == epoch(0, 1, 7)
+    assert steps("second") == epoch(0, 5, 12) + epoch(1, 1, 6)
+    assert steps("third") == epoch(1, 5, 12)
+    kept = steps("first")[:4] + steps("second")[:-2] + steps("third")
+    assert kept == steps("reference"), "every batch up to each backup is kept, none is trained twice"
+    result = json.loads((tmp_path / "third.json").read_text())
+    assert result["resumed_from"] == [1, 4] and result["steps"] == 8
+    for resumed, uninterrupted in zip(load_weights(tmp_path / "third.npz"), load_weights(tmp_path / "reference.npz")):
+        np.testing.assert_allclose(resumed, uninterrupted, rtol=1e-5, atol=1e-7)
+
+
+MULTI_WORKER_SCRIPT = """
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+csv, out, index, ports = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5].split(",")
+os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": [f"localhost:{p}" for p in ports]},
+                                      "task": {"type": "worker", "index": index}})
+import keras, numpy as np
+import data_load_utils as util
+strategy, shard = util.distribution_strategy("multi_worker")
+data = util.TweetDataset(csv, batch_size=8, trim=True, shard=shard, seed=0)
+keras.utils.set_random_seed(index)  # different initial weights: the strategy must sync them
+with strategy.scope():
+    model = util.build_sequence_model(units=8, embedding_dim=4)
+result = util.fit_with_backups(model, data, out + "-backup", epochs=2, backup_every=2)
+np.savez(f"{out}-{index}.npz", *model.get_weights())
+with open(f"{out}-{index}.json", "w") as f:
+    json.dump({"shard": shard, "replicas": strategy.num_replicas_in_sync, **result}, f)
+"""
+
+
+def free_ports(n):
+    import socket
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_two_workers_on_localhost_train_their_own_shards_in_sync(tmp_path):
+    """Two processes under MultiWorkerMirroredStrategy (TF_CONFIG on localhost ports).
+
+    100 tweets in blocks of 8: shard 0 has 7 batches, shard 1 has 6, so each worker trains
+    6 batches an epoch, each spread over 2 steps (half a batch per worker per step): 12 steps
+    an epoch. The workers start from different random weights and end with the same ones.
+    """
+    import json
+    csv = util.write_csv_atomically(tweets_frame(100), tmp_path / "t.csv")
+    script = tmp_path / "worker.py"
+    script.write_text(MULTI_WORKER_SCRIPT)
+    ports = ",".join(map(str, free_ports(2)))
+    workers = [subprocess.Popen([sys.executable, str(script), str(ROOT), str(csv), str(tmp_path / "run"),
+                                 str(i), ports], env={k: v for k, v in SUBPROCESS_ENV.items() if k != "TF_CONFIG"},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    try:
+        for worker in workers:
+            _, stderr = worker.communicate(timeout=180)
+            assert worker.returncode == 0, stderr[-3000:]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    results = [json.loads((tmp_path / f"run-{i}.json").read_text()) for i in range(2)]
+    assert [r["shard"] for r in results] == [[0, 2], [1, 2]]
+    assert [r["replicas"] for r in results] == [2, 2] and [r["steps"] for r in results] == [24, 24]
+    assert all(np.isfinite(h["loss"]) for r in results for h in r["history"])
+    for a, b in zip(load_weights(tmp_path / "run-0.npz"), load_weights(tmp_path / "run-1.npz")):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    for i in range(2):
+        assert util.backup_position(tmp_path / "run-backup" / f"worker-{i}")[:2] == (2, 0)
+
+
+def test_each_pass_over_as_tf_dataset_serves_the_next_epoch_even_when_cut_short():
+    dataset = util.TweetDataset(tweets_frame(64), batch_size=8, trim=True, seed=5)
+    data = dataset.as_tf_dataset()
+    first = next(iter(data))[0].numpy()
+    second = next(iter(data))[0].numpy()
+    assert dataset.epoch == 1
+    np.testing.assert_array_equal(second, dataset[0][0])
+    assert not np.array_equal(first, second)
