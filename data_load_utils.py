@@ -21,20 +21,27 @@ Run ``python data_load_utils.py make-data --out data/tweets.csv`` to build the d
 import argparse
 import io
 import itertools
+import json
+import lzma
 import math
 import os
 import re
+import resource
 import shutil
 import sys
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
+import psutil
+import tensorflow as tf
 
 # ---------------------------------------------------------------------------
 # 1. Get the data
@@ -796,7 +803,6 @@ class TweetDataset(keras.utils.PyDataset):
         its end. The cardinality is ``len(self)`` so Keras shows progress; ``prefetch``
         batches are prepared ahead in the background.
         """
-        import tensorflow as tf
 
         def spec(array):
             return tf.TensorSpec((None,) * np.ndim(array), tf.as_dtype(np.asarray(array).dtype))
@@ -861,17 +867,14 @@ class TrainingTimeBudget(keras.callbacks.Callback):
 
     def _load(self):
         if self.state_path.exists():
-            import json
             return json.loads(self.state_path.read_text())["seconds_spent"]
         return 0.0
 
     @property
     def spent(self):
-        import time
         return self.spent_before + (time.perf_counter() - self.started if self.started else 0.0)
 
     def on_train_begin(self, logs=None):
-        import time
         self.started = time.perf_counter()
         if self.spent >= self.seconds:
             self.model.stop_training = True
@@ -881,7 +884,6 @@ class TrainingTimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
-        import json
         self.state_path.write_text(json.dumps({"seconds_spent": self.spent, "epoch": epoch + 1}))
 
 
@@ -896,7 +898,6 @@ def train_resumably(model, train_data, val_data, run_dir, time_budget_s, max_epo
     run has finished, ``done.json`` makes a rerun skip training. Loads the best weights
     into ``model`` and returns the history as a DataFrame (one row per epoch).
     """
-    import json
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     best, done = run_dir / "best.keras", run_dir / "done.json"
@@ -967,7 +968,6 @@ def window_bits_per_character(model, texts, window_size=64, length=160, batch_si
 
 def xz_bits_per_character(texts):
     """Bits per character that ``xz -9e`` (LZMA, preset 9 extreme) needs for the texts joined by newlines."""
-    import lzma
     joined = "\n".join(texts)
     compressed = lzma.compress(joined.encode("utf-8"), preset=9 | lzma.PRESET_EXTREME)
     return 8 * len(compressed) / len(joined)
@@ -990,7 +990,6 @@ class CharNGramModel:
         self.order = order
 
     def fit(self, texts):
-        from collections import Counter
         pad = self.START * (self.order - 1)
         corpus = "".join(pad + t + self.END for t in _check_texts(texts))
         self.counts, self.context_total, self.context_types = Counter(), Counter(), Counter()
@@ -1140,7 +1139,6 @@ def tf_config_shard(tf_config=None):
     so that each worker reads its own blocks of the CSV. Raises ``ValueError`` naming
     ``TF_CONFIG`` when it is not JSON or names no such task.
     """
-    import json
     if tf_config is None:
         tf_config = os.environ.get("TF_CONFIG", "")
     if not tf_config.strip():
@@ -1180,7 +1178,6 @@ def distribution_strategy(name="default", devices=None):
     """
     if name not in DISTRIBUTION_STRATEGIES:
         raise ValueError(f"name must be one of {DISTRIBUTION_STRATEGIES}, got {name!r}")
-    import tensorflow as tf
     if name == "default":
         return tf.distribute.get_strategy(), (0, 1)
     if name == "mirrored":
@@ -1191,7 +1188,6 @@ def distribution_strategy(name="default", devices=None):
 
 def _workers_of(strategy):
     """Number of machines (processes) training in sync under ``strategy``."""
-    import tensorflow as tf
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         cluster = strategy.cluster_resolver.cluster_spec().as_dict()
         return max(1, len(cluster.get("chief", [])) + len(cluster.get("worker", [])))
@@ -1208,7 +1204,6 @@ def _keras_multi_worker_fixes(model, strategy):
     build (the model is already built); ``fit`` must then run inside ``strategy.scope()``,
     where Keras finds the strategy again (kept as ``model._multi_worker_strategy``).
     """
-    import tensorflow as tf
     if getattr(model, "_multi_worker_strategy", None) is not None:
         return
     train_step = model.train_step
@@ -1236,7 +1231,6 @@ def _worker_tf_dataset(dataset, epoch, start, stop, prefetch=2, sized=True):
     undeclared: with several workers Keras would otherwise stop after that many steps,
     although each batch then takes one step per worker (``steps_per_epoch`` says how many).
     """
-    import tensorflow as tf
 
     def spec(array):
         return tf.TensorSpec((None,) * np.ndim(array), tf.as_dtype(np.asarray(array).dtype))
@@ -1413,13 +1407,11 @@ class MemoryRecorder(keras.callbacks.Callback):
         super().__init__()
         if every < 1:
             raise ValueError(f"every must be at least 1, got {every}")
-        import psutil
         self.every, self.tweets_per_step, self.total_tweets = every, tweets_per_step, total_tweets
         self._process = psutil.Process()
         self.rows = []
 
     def _sample(self, step):
-        import time
         tweets = step * self.tweets_per_step
         if self.total_tweets is not None:
             tweets = min(tweets, self.total_tweets)
@@ -1428,7 +1420,6 @@ class MemoryRecorder(keras.callbacks.Callback):
                           "rss_mb": self._process.memory_info().rss / 1e6})
 
     def on_train_begin(self, logs=None):
-        import time
         if not self.rows:  # seconds count from the first fit (fit_with_backups fits per epoch)
             self._started = time.perf_counter()
         self._offset, self._step = self.initial_step, None
@@ -1457,7 +1448,6 @@ class MemoryRecorder(keras.callbacks.Callback):
 
     @property
     def max_rss_mb(self):
-        import resource
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
 
 
@@ -1482,7 +1472,6 @@ class SparseProgress(keras.callbacks.Callback):
         self._offset = self.initial_step
 
     def on_epoch_begin(self, epoch, logs=None):
-        import time
         total = (self.params.get("steps") or 0) + self._offset
         self._bar = keras.utils.Progbar(total or None, stateful_metrics=["loss", "tweets/s"])
         self._every = max(1, total // self.updates)
@@ -1490,7 +1479,6 @@ class SparseProgress(keras.callbacks.Callback):
         print(f"Epoch {epoch + 1}" + (f" (resumed after step {self._offset})" if self._offset else ""))
 
     def on_train_batch_end(self, batch, logs=None):
-        import time
         step = self._offset + batch + 1
         if step % self._every and step != self._total:
             return
