@@ -19,6 +19,7 @@ Run ``python data_load_utils.py make-data --out data/tweets.csv`` to build the d
 """
 
 import argparse
+import contextlib
 import io
 import itertools
 import json
@@ -126,8 +127,9 @@ def read_tweeteval(raw_dir):
     return pd.concat(frames, ignore_index=True)
 
 
-def write_csv_atomically(frame, path):
-    """Write ``frame`` to ``path`` as UTF-8 CSV (no index) via a temp file and a rename."""
+@contextlib.contextmanager
+def _atomic_path(path):
+    """Yield a temporary path beside ``path``, renamed to ``path`` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
@@ -136,11 +138,17 @@ def write_csv_atomically(frame, path):
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
     try:
-        frame.to_csv(tmp, index=False, encoding="utf-8")
+        yield Path(tmp)
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    return path
+
+
+def write_csv_atomically(frame, path):
+    """Write ``frame`` to ``path`` as UTF-8 CSV (no index) via a temp file and a rename."""
+    with _atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, encoding="utf-8")
+    return Path(path)
 
 
 def make_tweets_csv(out_path="data/tweets.csv", source=None, base_url=TWEETEVAL_URL, raw_dir=None):
@@ -1100,29 +1108,19 @@ def repeat_tweets_csv(source_csv, out_csv, n_rows, chunksize=100_000):
     source_csv, out_csv = Path(source_csv), Path(out_csv)
     if out_csv.resolve() == source_csv.resolve():
         raise ValueError(f"out_csv must not be source_csv ({source_csv}): it is read while written")
-    out_csv.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_csv.parent, prefix=out_csv.name, suffix=".part")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
     written, header = 0, True
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as out:
-            while written < n_rows:
-                before = written
-                for chunk in iter_tweet_data(source_csv, chunksize):
-                    chunk = chunk.iloc[:n_rows - written]
-                    if len(chunk):
-                        chunk.to_csv(out, index=False, header=header)
-                        written, header = written + len(chunk), False
-                    if written == n_rows:
-                        break
-                if written == before:
-                    raise ValueError(f"source_csv {source_csv} has no tweets to repeat")
-        os.replace(tmp, out_csv)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with _atomic_path(out_csv) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
+        while written < n_rows:
+            before = written
+            for chunk in iter_tweet_data(source_csv, chunksize):
+                chunk = chunk.iloc[:n_rows - written]
+                if len(chunk):
+                    chunk.to_csv(out, index=False, header=header)
+                    written, header = written + len(chunk), False
+                if written == n_rows:
+                    break
+            if written == before:
+                raise ValueError(f"source_csv {source_csv} has no tweets to repeat")
     return out_csv
 
 
