@@ -451,11 +451,17 @@ def x_y_bool_array_to_sentence(text_x, text_y, chars, position=0, separator=Fals
     return window + (":" if separator else "") + chars[int(np.argmax(text_y[position]))]
 
 
+def _check_text_column(tweets):
+    """Raise ``ValueError`` unless the DataFrame ``tweets`` has a ``text`` column of str (copies nothing)."""
+    if "text" not in tweets.columns:
+        raise ValueError(f"tweets has no 'text' column; columns are {list(tweets.columns)}")
+    _raise_unless_all_str(tweets["text"])
+
+
 def _texts_of(tweets):
     if isinstance(tweets, pd.DataFrame):
-        if "text" not in tweets.columns:
-            raise ValueError(f"tweets has no 'text' column; columns are {list(tweets.columns)}")
-        return _check_texts(tweets["text"])
+        _check_text_column(tweets)
+        return list(tweets["text"])
     return _check_texts(tweets)
 
 
@@ -585,9 +591,7 @@ def convert_tweet_to_xy_generator(tweets, length=160, window_size=40, step=3, ba
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if not isinstance(tweets, pd.DataFrame):
         raise ValueError("tweets must be a DataFrame with a 'text' column (and 'emoji' with emoji_set)")
-    if "text" not in tweets.columns:
-        raise ValueError(f"tweets has no 'text' column; columns are {list(tweets.columns)}")
-    _raise_unless_all_str(tweets["text"])
+    _check_text_column(tweets)
     n_batches = len(tweets) // batch_size
     if n_batches == 0:
         raise ValueError(f"batch_size ({batch_size}) is larger than the number of tweets ({len(tweets)})")
@@ -631,6 +635,13 @@ def _csv_record_offsets(path, rows_per_block):
             record_start = position
         offsets.append(position)
     return np.array(offsets, dtype=np.int64), n_rows
+
+
+def _variable_shape_signature(batch):
+    """``tf.TensorSpec``s matching ``batch``'s structure and dtypes, every dimension variable."""
+    def spec(array):
+        return tf.TensorSpec((None,) * np.ndim(array), tf.as_dtype(np.asarray(array).dtype))
+    return keras.tree.map_structure(spec, batch)
 
 
 class TweetDataset(keras.utils.PyDataset):
@@ -699,7 +710,7 @@ class TweetDataset(keras.utils.PyDataset):
         if isinstance(tweets, pd.DataFrame):
             self.path, self.offsets = None, None
             self.frame = tweets.reset_index(drop=True)
-            _texts_of(self.frame)
+            _check_text_column(self.frame)
             if emoji_set is not None:
                 emoji_one_hot(self.frame["emoji"].tolist(), self.emoji_set)
             n_rows = len(self.frame)
@@ -812,10 +823,7 @@ class TweetDataset(keras.utils.PyDataset):
         batches are prepared ahead in the background.
         """
 
-        def spec(array):
-            return tf.TensorSpec((None,) * np.ndim(array), tf.as_dtype(np.asarray(array).dtype))
-
-        signature = keras.tree.map_structure(spec, self[0])
+        signature = _variable_shape_signature(self[0])
 
         first_epoch, passes = self.epoch, itertools.count()
 
@@ -1230,11 +1238,8 @@ def _worker_tf_dataset(dataset, epoch, start, stop, prefetch=2, sized=True):
     although each batch then takes one step per worker (``steps_per_epoch`` says how many).
     """
 
-    def spec(array):
-        return tf.TensorSpec((None,) * np.ndim(array), tf.as_dtype(np.asarray(array).dtype))
-
     dataset.set_epoch(epoch)
-    signature = keras.tree.map_structure(spec, dataset[start])
+    signature = _variable_shape_signature(dataset[start])
 
     def batches():
         for index in range(start, stop):
