@@ -35,6 +35,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import weakref
 from collections import Counter
 from pathlib import Path
 
@@ -503,24 +504,41 @@ def encode_padded_tweets(texts, length=160):
     return ids
 
 
-def window_ids(padded_ids, window_size, step):
-    """Windows and next characters of padded id rows, without copying per window.
+def strided_windows(padded, window_size, step):
+    """Windows and next characters of padded rows, as views that copy nothing.
 
-    ``padded_ids`` is ``(n, length)``; returns ``(windows, next_ids)`` of shapes
-    ``(n, k, window_size)`` (a strided view) and ``(n, k)``, with
+    ``padded`` is ``(n, length)`` ids or ``(n, length, c)`` one-hot rows. Returns
+    ``(windows, next_chars)``: ``windows`` ``(n, k, window_size)`` or ``(n, k, window_size, c)``,
+    a strided view into ``padded``; ``next_chars`` ``(n, k)`` or ``(n, k, c)``, with
     ``k = windows_per_tweet(length, window_size, step)``.
     """
-    length = padded_ids.shape[1]
+    length = padded.shape[1]
     k = windows_per_tweet(length, window_size, step)
-    view = np.lib.stride_tricks.sliding_window_view(padded_ids, window_size, axis=1)
-    return view[:, : length - window_size : step], padded_ids[:, window_size::step][:, :k]
+    view = np.lib.stride_tricks.sliding_window_view(padded, window_size, axis=1)
+    view = np.moveaxis(view, -1, 2)
+    return view[:, : length - window_size : step], padded[:, window_size::step][:, :k]
 
 
-def _xy_vectorized(texts, length, window_size, step, dtype):
-    """Encode once to ids, take strided windows, one-hot by indexing an identity matrix."""
-    windows, next_ids = window_ids(encode_padded_tweets(texts, length), window_size, step)
-    eye = np.eye(len(CHARACTERS), dtype=dtype)
-    return eye[windows.reshape(-1, window_size)], eye[next_ids.reshape(-1)]
+def _xy_vectorized(texts, length, window_size, step, dtype, tweets_per_block=64):
+    """One-hot the padded tweets by indexing an identity matrix, then copy their strided windows.
+
+    Works through ``tweets_per_block`` tweets at a time: their one-hot rows
+    ``(block, length, 93)`` bool are small enough to stay in the CPU cache, and each window
+    is one contiguous run of ``window_size * 93`` values in them, so filling ``x``
+    (converting to ``dtype`` on the way) is a copy of whole runs rather than a gather of
+    93-value rows. The only large allocations are ``x`` and ``y`` themselves.
+    """
+    ids = encode_padded_tweets(texts, length)
+    eye = np.eye(len(CHARACTERS), dtype=bool)
+    k = windows_per_tweet(length, window_size, step)
+    x = np.empty((len(ids), k, window_size, len(CHARACTERS)), dtype=dtype)
+    y = np.empty((len(ids), k, len(CHARACTERS)), dtype=dtype)
+    for start in range(0, len(ids), tweets_per_block):
+        block = slice(start, start + tweets_per_block)
+        windows, next_chars = strided_windows(eye[ids[block]], window_size, step)
+        np.copyto(x[block], windows)
+        np.copyto(y[block], next_chars)
+    return x.reshape(-1, window_size, len(CHARACTERS)), y.reshape(-1, len(CHARACTERS))
 
 
 def convert_tweet_to_xy(tweets, length=160, window_size=40, step=3, method="vectorized", dtype=bool):
@@ -840,8 +858,9 @@ class TweetDataset(keras.utils.PyDataset):
 # 6. Model helpers: build, train resumably, evaluate in bits per character, sample
 # ---------------------------------------------------------------------------
 
-def build_sequence_model(units=256, embedding_dim=32, n_emojis=None, emoji_dim=16, learning_rate=2e-3):
-    """Model B: ids -> Embedding (0 masked) -> LSTM(return_sequences) -> Dense logits, compiled.
+def build_sequence_model(units=256, embedding_dim=32, n_emojis=None, emoji_dim=16, learning_rate=2e-3,
+                         dropout=0.0):
+    """Model B: ids -> Embedding (0 masked) -> LSTM(return_sequences) -> Dropout -> Dense logits, compiled.
 
     Input ``text_ids`` ``(batch, time)`` int32; output logits ``(batch, time, len(ID_VOCAB))``
     float32, one next-character prediction per position. Padding (id 0) is masked, so it
@@ -849,8 +868,12 @@ def build_sequence_model(units=256, embedding_dim=32, n_emojis=None, emoji_dim=1
     ``emoji_id`` ``(batch, 1)`` is embedded and sets the LSTM's initial state (h, c),
     conditioning every character on the emoji. The LSTM keeps Keras' defaults (tanh,
     sigmoid, no recurrent dropout, not unrolled) so a GPU runs it with the fused cuDNN
-    kernel; right-padding keeps the mask cuDNN-compatible.
+    kernel; right-padding keeps the mask cuDNN-compatible. ``dropout`` (a fraction in
+    [0, 1)) is applied to the LSTM's outputs during training only, outside the LSTM so the
+    cuDNN path is kept; it fights the overfitting of a small training set.
     """
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     text = keras.Input((None,), dtype="int32", name="text_ids")
     chars = keras.layers.Embedding(len(ID_VOCAB), embedding_dim, mask_zero=True, name="char_embedding")(text)
     inputs, initial_state = text, None
@@ -861,6 +884,8 @@ def build_sequence_model(units=256, embedding_dim=32, n_emojis=None, emoji_dim=1
                          keras.layers.Dense(units, name="emoji_to_c")(vector)]
         inputs = (text, emoji)
     hidden = keras.layers.LSTM(units, return_sequences=True, name="lstm")(chars, initial_state=initial_state)
+    if dropout:
+        hidden = keras.layers.Dropout(dropout, name="dropout")(hidden)
     logits = keras.layers.Dense(len(ID_VOCAB), name="logits")(hidden)
     model = keras.Model(inputs, logits, name="sequence_lstm" + ("_emoji" if n_emojis else ""))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
@@ -871,36 +896,48 @@ def build_sequence_model(units=256, embedding_dim=32, n_emojis=None, emoji_dim=1
 class TrainingTimeBudget(keras.callbacks.Callback):
     """Stop training once ``seconds`` of training time are spent, counted across restarts.
 
-    The seconds spent so far are kept in ``state_path`` (JSON) at every epoch end, so an
-    interrupted and resumed run gets only what is left of its budget.
+    The seconds spent so far are kept in ``state_path`` (JSON) at every epoch end and at
+    least every ``save_every_s`` seconds between, so a run interrupted mid-epoch and resumed
+    gets only what is left of its budget (at most ``save_every_s`` seconds are not counted).
     """
 
-    def __init__(self, seconds, state_path):
+    def __init__(self, seconds, state_path, save_every_s=10.0):
         super().__init__()
-        self.seconds, self.state_path = seconds, Path(state_path)
+        self.seconds, self.state_path, self.save_every_s = seconds, Path(state_path), save_every_s
         self.spent_before = self._load()
-        self.started = None
+        self.started = self.saved_at = None
+        self.epoch = 0
 
     def _load(self):
         if self.state_path.exists():
             return json.loads(self.state_path.read_text())["seconds_spent"]
         return 0.0
 
+    def _save(self):
+        self.state_path.write_text(json.dumps({"seconds_spent": self.spent, "epoch": self.epoch}))
+        self.saved_at = time.perf_counter()
+
     @property
     def spent(self):
         return self.spent_before + (time.perf_counter() - self.started if self.started else 0.0)
 
     def on_train_begin(self, logs=None):
-        self.started = time.perf_counter()
+        self.started = self.saved_at = time.perf_counter()
         if self.spent >= self.seconds:
             self.model.stop_training = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
         if self.spent >= self.seconds:
             self.model.stop_training = True
+        if time.perf_counter() - self.saved_at >= self.save_every_s:
+            self._save()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.state_path.write_text(json.dumps({"seconds_spent": self.spent, "epoch": epoch + 1}))
+        self.epoch = epoch + 1
+        self._save()
 
 
 def train_resumably(model, train_data, val_data, run_dir, time_budget_s, max_epochs=100,
@@ -940,16 +977,31 @@ def _log_softmax(logits):
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
+_TRACED_MODELS = weakref.WeakKeyDictionary()
+
+
+def _traced(model):
+    """A Keras model as a traced ``tf.function``, made once per model and reused (a graph call
+    per batch is many times faster than an eager one); any other callable unchanged."""
+    if not isinstance(model, keras.Model):
+        return model
+    if model not in _TRACED_MODELS:
+        _TRACED_MODELS[model] = tf.function(model, reduce_retracing=True)
+    return _TRACED_MODELS[model]
+
+
 def sequence_bits_per_character(model, batches, include_end=False):
     """Bits per character of a whole-sequence model on id batches, padding excluded.
 
+    ``model`` is a Keras model (called as a traced graph) or any callable returning logits.
     ``batches`` yields ``(x, y)`` as a ``TweetDataset(mode="ids")`` does. Only targets that
     are characters count (``<unk>`` included); ``<end>`` counts too with ``include_end``;
     padding never does. Returns ``(bits_per_character, n_characters)``.
     """
+    forward = _traced(model)
     nats, count = 0.0, 0
     for x, y in batches:
-        log_p = _log_softmax(model(x, training=False))
+        log_p = _log_softmax(forward(x, training=False))
         y = np.asarray(y)
         scored = (y >= UNK_ID) | ((y == END_ID) if include_end else False)
         picked = np.take_along_axis(log_p, y[..., None].astype(np.int64), axis=-1)[..., 0]
@@ -964,8 +1016,11 @@ def window_bits_per_character(model, texts, window_size=64, length=160, batch_si
     Character ``j`` of each tweet (padded with ``pad_text`` to ``length``) is predicted
     from the ``window_size`` characters before it, spaces to the left as in training,
     so every real character is scored once and padding never is: the same characters
-    ``sequence_bits_per_character`` scores. Returns ``(bits_per_character, n_characters)``.
+    ``sequence_bits_per_character`` scores. ``model`` maps ``(batch, window_size, 93)``
+    float32 one-hot windows to next-character probabilities (a Keras model is called as a
+    traced graph). Returns ``(bits_per_character, n_characters)``.
     """
+    forward = _traced(model)
     ids = encode_padded_tweets(texts, length)
     lengths = np.array([min(len(t), length) for t in texts])
     space = _CHAR_INDEX[" "]
@@ -977,7 +1032,7 @@ def window_bits_per_character(model, texts, window_size=64, length=160, batch_si
     for start in range(0, len(rows), batch_size):
         r, c = rows[start:start + batch_size], cols[start:start + batch_size]
         windows = extended[r[:, None], c[:, None] + np.arange(window_size)]
-        probs = np.asarray(model(eye[windows], training=False), dtype=np.float64)
+        probs = np.asarray(forward(eye[windows], training=False), dtype=np.float64)
         nats -= np.log(np.maximum(probs[np.arange(len(r)), ids[r, c]], 1e-12)).sum()
     return nats / len(rows) / math.log(2), len(rows)
 

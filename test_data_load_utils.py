@@ -6,6 +6,7 @@ skip without it, except under ``make test`` (``REQUIRE_DATA=1``), where they fai
 
 import functools
 import http.server
+import json
 import math
 import os
 import subprocess
@@ -301,6 +302,19 @@ def test_loop_and_vectorized_give_identical_arrays_on_2048_real_tweets(clean_204
     np.testing.assert_array_equal(loop[1], fast[1])
 
 
+@pytest.mark.parametrize("trailing", [(), (5,)])
+def test_strided_windows_are_views_of_each_slice_and_its_next_row(trailing):
+    padded = np.arange(2 * 20 * int(np.prod(trailing)), dtype=np.int64).reshape((2, 20) + trailing)
+    windows, next_rows = util.strided_windows(padded, window_size=6, step=4)
+    k = util.windows_per_tweet(20, 6, 4)
+    assert windows.shape == (2, k, 6) + trailing and next_rows.shape == (2, k) + trailing
+    assert np.shares_memory(windows, padded)
+    for i in range(2):
+        for w in range(k):
+            np.testing.assert_array_equal(windows[i, w], padded[i, w * 4:w * 4 + 6])
+            np.testing.assert_array_equal(next_rows[i, w], padded[i, w * 4 + 6])
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_loop_and_vectorized_agree_for_float_dtypes(clean_2048, dtype):
     tweets = clean_2048.head(64)
@@ -583,6 +597,23 @@ def test_masked_loss_is_the_same_with_extra_padding(small_model):
     assert small_model.get_layer("lstm").supports_masking
 
 
+def test_dropout_acts_in_training_only_and_keeps_the_lstm_cudnn_ready():
+    import keras
+    keras.utils.set_random_seed(2)
+    model = util.build_sequence_model(units=16, embedding_dim=8, dropout=0.5)
+    ids = util.encode_tweets_to_ids(["hello world", "hi"], length=20).astype(np.int32)[:, :-1]
+    inference = np.asarray(model(ids, training=False))
+    np.testing.assert_array_equal(inference, np.asarray(model(ids, training=False)))
+    assert not np.allclose(inference, np.asarray(model(ids, training=True)))
+    assert model.get_layer("lstm").get_config()["recurrent_dropout"] == 0
+
+
+@pytest.mark.parametrize("dropout", [-0.1, 1.0])
+def test_build_sequence_model_rejects_a_dropout_outside_0_to_1(dropout):
+    with pytest.raises(ValueError, match="dropout"):
+        util.build_sequence_model(units=8, dropout=dropout)
+
+
 def test_a_model_with_zero_weights_scores_log2_of_its_vocabulary(small_model):
     import keras
     model = keras.models.clone_model(small_model)
@@ -667,6 +698,19 @@ def test_training_time_budget_stops_training_and_carries_over_restarts(tmp_path)
     assert (tmp_path / "run" / "best.keras").exists() and (tmp_path / "run" / "done.json").exists()
     again = util.train_resumably(model, data, data, tmp_path / "run", time_budget_s=0.0, verbose=0)
     assert len(again) == 1, "a finished run is not trained again"
+
+
+def test_training_time_budget_counts_time_spent_inside_an_interrupted_epoch(tmp_path):
+    state = tmp_path / "budget.json"
+    budget = util.TrainingTimeBudget(60.0, state, save_every_s=0.0)
+    budget.set_model(util.build_sequence_model(units=4, embedding_dim=2))
+    budget.on_train_begin()
+    budget.on_epoch_begin(0)
+    time.sleep(0.2)
+    budget.on_train_batch_end(0)  # the process dies here, before the epoch ends
+    resumed = util.TrainingTimeBudget(60.0, state)
+    assert resumed.spent_before >= 0.2
+    assert json.loads(state.read_text())["epoch"] == 0
 
 
 @pytest.mark.parametrize("source", ["frame", "csv"])

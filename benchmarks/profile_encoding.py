@@ -234,7 +234,7 @@ def make_work(spec, texts):
             windows = 0
             for start in range(0, n_batches * batch, batch):
                 padded = util.encode_padded_tweets(texts[start:start + batch], length)
-                x_ids, y_ids = util.window_ids(padded, window, step)
+                x_ids, y_ids = util.strided_windows(padded, window, step)
                 x_ids = x_ids.reshape(-1, window)  # (windows, window) uint8: copies the strided view
                 windows += len(x_ids)
             return windows, n_batches * batch
