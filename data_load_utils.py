@@ -70,8 +70,7 @@ def fetch_tweeteval(dest_dir, source=None, base_url=TWEETEVAL_URL, timeout=20):
         target = dest_dir / name
         if target.exists():
             continue
-        tmp = target.with_name(target.name + ".part")
-        try:
+        with _atomic_path(target) as tmp:
             if source is not None:
                 src = Path(source) / name
                 if not src.is_file():
@@ -91,9 +90,6 @@ def fetch_tweeteval(dest_dir, source=None, base_url=TWEETEVAL_URL, timeout=20):
                         "TWEETS_SOURCE to a local folder holding the TweetEval emoji files, "
                         "e.g. TWEETS_SOURCE=../shared/data/tweeteval_emoji make data"
                     ) from err
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
     return dest_dir
 
 
@@ -129,11 +125,15 @@ def read_tweeteval(raw_dir):
 
 
 @contextlib.contextmanager
-def _atomic_path(path):
-    """Yield a temporary path beside ``path``, renamed to ``path`` only if the block succeeds."""
+def _atomic_path(path, prefix=None, suffix=".part"):
+    """Yield a temporary path beside ``path``, renamed to ``path`` only if the block succeeds.
+
+    The temporary file is named ``prefix`` (default: ``path``'s name), random characters,
+    then ``suffix``; it is removed if the block fails.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name if prefix is None else prefix, suffix=suffix)
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
@@ -1369,13 +1369,8 @@ class StepBackup(keras.callbacks.Callback):
     def save(self, epoch, batch):
         """Write the backup for "resume at batch ``batch`` of epoch ``epoch``"; return its Path."""
         target = self.backup_dir / f"epoch-{epoch:04d}-batch-{batch:08d}.weights.h5"
-        fd, tmp = tempfile.mkstemp(dir=self.backup_dir, prefix=".saving-", suffix=".weights.h5")
-        os.close(fd)
-        try:
+        with _atomic_path(target, prefix=".saving-", suffix=".weights.h5") as tmp:
             self.model.save_weights(tmp, overwrite=True)
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
         for old in self.backup_dir.glob("epoch-*-batch-*.weights.h5"):
             if old != target:
                 old.unlink(missing_ok=True)
