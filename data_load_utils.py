@@ -233,8 +233,15 @@ def filter_text_for_handles(text_series):
 
 
 def clean_tweet_text(text_series):
-    """``filter_text_for_handles`` and then runs of spaces collapsed to one and ends stripped."""
-    return filter_text_for_handles(text_series).str.replace(r" {2,}", " ", regex=True).str.strip()
+    """Characters outside the universal set removed, then ``filter_text_for_handles``, then
+    runs of spaces collapsed to one and ends stripped; a Series of str.
+
+    Removing the characters first also drops a handle that hides behind one (``“@user``),
+    which ``filter_text_for_handles`` alone keeps as ``@user``; so cleaning is idempotent:
+    cleaned text comes through a second cleaning unchanged.
+    """
+    in_set = text_series.str.replace(_OUTSIDE_CHARACTERS, "", regex=True)
+    return filter_text_for_handles(in_set).str.replace(r" {2,}", " ", regex=True).str.strip()
 
 
 def pad_text(text, length=160):

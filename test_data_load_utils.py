@@ -236,6 +236,20 @@ def test_clean_tweet_text_collapses_spaces_and_strips():
     assert util.clean_tweet_text(text).tolist() == ["Venice with Abbot Kinney", "a b"]
 
 
+def test_clean_tweet_text_drops_a_handle_hidden_behind_an_outside_character():
+    text = pd.Series(["\u201c@user: so true\u201d", "hi \u00a0@user there"])
+    assert util.filter_text_for_handles(text).tolist() == ["@user: so true", "hi @user there"]
+    assert util.clean_tweet_text(text).tolist() == ["so true", "hi there"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list(" @ab£`\n\t😀\ufe0f\u201c")) | st.characters(), max_size=40),
+                max_size=10))
+def test_clean_tweet_text_is_idempotent(texts):
+    once = util.clean_tweet_text(pd.Series(texts, dtype=object))
+    assert util.clean_tweet_text(once).tolist() == once.tolist()
+
+
 def test_universal_chars_list_is_the_seeds_93_sorted_characters():
     chars, char_index = util.get_universal_chars_list()
     assert len(chars) == 93 == len(set(chars))
