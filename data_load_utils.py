@@ -221,6 +221,16 @@ CHARACTERS = (
 _OUTSIDE_CHARACTERS = re.compile("[^" + re.escape(CHARACTERS) + "]")
 
 
+def _without_handles(text_series):
+    """Drop every word that starts with ``@``, with one neighbouring space (see ``filter_text_for_handles``)."""
+    return (" " + text_series).str.replace(r" @[^ ]*", "", regex=True).str.slice(1)
+
+
+def _without_outside_characters(text_series):
+    """Drop every character outside the universal set ``CHARACTERS``."""
+    return text_series.str.replace(_OUTSIDE_CHARACTERS, "", regex=True)
+
+
 def filter_text_for_handles(text_series):
     """Remove ``@handle`` words and characters outside the universal set from a Series of str.
 
@@ -228,20 +238,20 @@ def filter_text_for_handles(text_series):
     ``' '.join(w for w in txt.split(' ') if not w.startswith('@'))``; the handle goes with
     one neighbouring space. Vectorised with pandas string methods; returns a new Series.
     """
-    without_handles = (" " + text_series).str.replace(r" @[^ ]*", "", regex=True).str.slice(1)
-    return without_handles.str.replace(_OUTSIDE_CHARACTERS, "", regex=True)
+    return _without_outside_characters(_without_handles(text_series))
 
 
 def clean_tweet_text(text_series):
-    """Characters outside the universal set removed, then ``filter_text_for_handles``, then
-    runs of spaces collapsed to one and ends stripped; a Series of str.
+    """Characters outside the universal set removed, then ``@handle`` words as in
+    ``filter_text_for_handles``, then runs of spaces collapsed to one and ends stripped;
+    a Series of str.
 
     Removing the characters first also drops a handle that hides behind one (``“@user``),
     which ``filter_text_for_handles`` alone keeps as ``@user``; so cleaning is idempotent:
     cleaned text comes through a second cleaning unchanged.
     """
-    in_set = text_series.str.replace(_OUTSIDE_CHARACTERS, "", regex=True)
-    return filter_text_for_handles(in_set).str.replace(r" {2,}", " ", regex=True).str.strip()
+    filtered = _without_handles(_without_outside_characters(text_series))
+    return filtered.str.replace(r" {2,}", " ", regex=True).str.strip()
 
 
 def pad_text(text, length=160):
