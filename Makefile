@@ -1,17 +1,21 @@
-# make test : virtual environment (if missing) + pinned requirements + pytest
+# make test : virtual environment (if missing) from the lock + data + the full pytest suite (CI runs this)
+# make check: the fast tier: every test but the notebook smoke runs and subprocess training (< 60 s)
 # make run  : data (if missing) + every notebook executed top to bottom, outputs written back
 #             QUICK=1 make run executes them in smoke mode into runs/quick/ instead
-# make data : data/tweets.csv from TweetEval emoji (download, or copy from $TWEETS_SOURCE)
+# make data : data/tweets.csv from TweetEval emoji (download, or copy from $TWEETS_SOURCE);
+#             make data DATASET=sentiment140 builds it from Sentiment140's 1.6M tweets instead
 # make bench: the encoding benchmark grid, one JSON line per measurement
+# make lock : recompile requirements.txt (every package, pinned) from requirements.in
 
-PYTHON ?= python3.11
-VENV   := .venv
-PY     := $(VENV)/bin/python
-DATA   := data/tweets.csv
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+PYTHON  ?= python3.11
+VENV    := .venv
+PY      := $(VENV)/bin/python
+DATA    := data/tweets.csv
+DATASET ?= tweeteval
+export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONHASHSEED ?= 0
 
-.PHONY: test run data venv bench clean
+.PHONY: test check run data venv bench lock clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,12 +25,15 @@ $(VENV)/.installed: requirements.txt
 venv: $(VENV)/.installed
 
 $(DATA): | $(VENV)/.installed
-	$(PY) data_load_utils.py make-data --out $@
+	$(PY) data_load_utils.py make-data --dataset $(DATASET) --out $@
 
 data: $(DATA)
 
 test: venv data
 	REQUIRE_DATA=1 $(PY) -m pytest
+
+check: venv
+	$(PY) -m pytest -m "not slow" -q
 
 run: venv data
 	$(PY) scripts/run_notebooks.py $(if $(QUICK),--smoke --out runs/quick)
@@ -34,5 +41,10 @@ run: venv data
 bench: venv data
 	$(PY) benchmarks/profile_encoding.py --grid standard --out benchmarks/results/profile_encoding.jsonl
 
+lock:
+	@test -x .venv-lock/bin/pip-compile || ($(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet pip-tools)
+	.venv-lock/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
+		--output-file requirements.txt requirements.in
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) .venv-lock runs .pytest_cache

@@ -3,11 +3,12 @@
     python benchmarks/profile_encoding.py --grid smoke                  # a few tiny points, < 1 min
     python benchmarks/profile_encoding.py --grid standard --out benchmarks/results/profile_encoding.jsonl
 
-Each measurement runs in its own child process. The child imports the module, reads the
-first ``n_tweets`` of ``data/tweets.csv``, cleans the text with ``util.filter_text_for_handles``
-and, when the file has fewer, repeats its 100,000 real tweets until it has ``n_tweets`` (so
-1,000,000 tweets are the same 100,000 tweets ten times over). Only then does it take its baseline: the peak resident set size
-(RSS) is reset to the current RSS (``/proc/self/clear_refs``), the work runs once, and
+Each measurement runs in its own child process. The child imports only the modules it
+measures (NumPy, pandas and the encoders, no TensorFlow), reads the first ``n_tweets`` of
+``data/tweets.csv``, cleans the text with ``filter_text_for_handles`` and, when the file has
+fewer, repeats its 100,000 real tweets until it has ``n_tweets`` (so 1,000,000 tweets are
+the same 100,000 tweets ten times over). Only then does it take its baseline: the peak
+resident set size (RSS) is reset to the current RSS (``/proc/self/clear_refs``), the work runs once, and
 ``peak_mb`` is the new peak minus that baseline, i.e. the encoder's own memory and not the
 interpreter's, the libraries' or the tweets'. (Before the baseline the encoder is warmed up on
 one tweet, so lazy imports are not counted, and malloc's freed memory is handed back.) The time
@@ -58,7 +59,7 @@ ITEMSIZE = {"bool": 1, "float32": 4, "float64": 8}
 
 
 def windows_per_tweet(length=LENGTH, window=WINDOW, step=STEP):
-    """Windows cut from one padded tweet (as ``util.windows_per_tweet``, without importing it)."""
+    """Windows cut from one padded tweet (as ``windows_per_tweet`` in ``tweet_lstm.windows``)."""
     return math.ceil((length - window) / step)
 
 
@@ -70,7 +71,7 @@ def eager_output_mb(n_tweets, dtype, window=WINDOW, step=STEP):
 
 def eager_predicted_mb(n_tweets, dtype, method, window=WINDOW, step=STEP):
     """Predicted eager peak in MiB: the output ``x`` and ``y``; the loop also holds every tweet's
-    bool one-hot pieces until it has copied them into the output (``util._xy_loop``)."""
+    bool one-hot pieces until it has copied them into the output (``convert_tweet_to_xy_loop``)."""
     pieces = eager_output_mb(n_tweets, "bool", window, step) if method == "loop" else 0
     return eager_output_mb(n_tweets, dtype, window, step) + pieces
 
@@ -192,10 +193,11 @@ def load_texts(n_tweets):
     tweets it holds and how many times they are used over.
     """
     sys.path.insert(0, str(ROOT))
-    import data_load_utils as util
+    from tweet_lstm.text import filter_text_for_handles
+    from tweet_lstm.tweet_csv import iter_tweet_data
     texts = []
-    for chunk in util.iter_tweet_data(DATA, chunksize=min(n_tweets, 100_000)):
-        texts += util.filter_text_for_handles(chunk["text"]).tolist()
+    for chunk in iter_tweet_data(DATA, chunksize=min(n_tweets, 100_000)):
+        texts += filter_text_for_handles(chunk["text"]).tolist()
         if len(texts) >= n_tweets:
             return texts[:n_tweets], n_tweets, 1
     repeats = math.ceil(n_tweets / len(texts))
@@ -203,10 +205,13 @@ def load_texts(n_tweets):
 
 
 def make_work(spec, texts):
-    """A function that does the measured work once and returns ``(windows, tweets)`` encoded."""
+    """A function that does the measured work once and returns ``(windows, tweets)`` encoded.
+
+    It imports only the modules it measures (NumPy, pandas and the encoders): no TensorFlow.
+    """
     import numpy as np
     import pandas as pd
-    import data_load_utils as util
+    from tweet_lstm import generators, ids as id_rows, windows as one_hot
     kind, method = spec["kind"], spec["method"]
     length, window, step, batch = spec["length"], spec["window"], spec["step"], spec["batch_size"]
     dtype = {"bool": bool, "float32": np.float32, "float64": np.float64}.get(spec["dtype"])
@@ -216,14 +221,14 @@ def make_work(spec, texts):
         frame = pd.DataFrame({"text": texts})
 
         def work():
-            x, y = util.convert_tweet_to_xy(frame, length, window, step, method=method, dtype=dtype)
+            x, y = one_hot.convert_tweet_to_xy(frame, length, window, step, method=method, dtype=dtype)
             return len(x), len(frame)
     elif kind == "generator":
         frame = pd.DataFrame({"text": texts})
 
         def work():
-            batches = util.convert_tweet_to_xy_generator(frame, length, window, step, batch_size=batch,
-                                                         method=method, dtype=dtype)
+            batches = generators.convert_tweet_to_xy_generator(frame, length, window, step, batch_size=batch,
+                                                               method=method, dtype=dtype)
             windows = 0
             for _ in range(n_batches):
                 x, y = next(batches)
@@ -233,15 +238,15 @@ def make_work(spec, texts):
         def work():
             windows = 0
             for start in range(0, n_batches * batch, batch):
-                padded = util.encode_padded_tweets(texts[start:start + batch], length)
-                x_ids, y_ids = util.strided_windows(padded, window, step)
+                padded = one_hot.encode_padded_tweets(texts[start:start + batch], length)
+                x_ids, y_ids = one_hot.strided_windows(padded, window, step)
                 x_ids = x_ids.reshape(-1, window)  # (windows, window) uint8: copies the strided view
                 windows += len(x_ids)
             return windows, n_batches * batch
     elif kind == "ids":
         def work():
             for start in range(0, n_batches * batch, batch):
-                ids = util.encode_tweets_to_ids(texts[start:start + batch], length=length, trim=True)
+                ids = id_rows.encode_tweets_to_ids(texts[start:start + batch], length=length, trim=True)
                 inputs, targets = ids[:, :-1], ids[:, 1:]
             return None, n_batches * batch
     else:

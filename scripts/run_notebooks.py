@@ -1,10 +1,13 @@
 """Execute the numbered notebooks top to bottom, headless, one progress line each.
 
-    python scripts/run_notebooks.py                 # full run, outputs written back in place
-    python scripts/run_notebooks.py --smoke --out runs/quick   # smoke mode, copies elsewhere
+    python scripts/run_notebooks.py                              # full run, outputs written back in place
+    python scripts/run_notebooks.py --smoke --out runs/quick     # smoke mode, copies elsewhere
 
-Smoke mode sets SMOKE=1 in the kernel's environment; each notebook's parameters cell
-reads it and shrinks its workload. The test suite uses ``execute_notebook`` the same way.
+The kernel gets ``TF_CPP_MIN_LOG_LEVEL=3`` (TensorFlow's C++ log: fatal errors only) unless
+it is set already. Smoke mode sets ``SMOKE=1`` and ``SMOKE_DIR`` (where a smoke run may
+write: the ``--out`` folder's ``work/``, or the folder the tests give); each notebook's
+parameters cell reads them and shrinks its workload. The test suite uses
+``execute_notebook`` the same way.
 """
 
 import argparse
@@ -20,23 +23,26 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def execute_notebook(path, smoke=False, timeout=None):
+def kernel_environment(smoke, work_dir):
+    """The environment a notebook's kernel starts with."""
+    env = {**os.environ, "SMOKE": "1" if smoke else "0"}
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if smoke:
+        env["SMOKE_DIR"] = str(Path(work_dir).resolve())
+    return env
+
+
+def execute_notebook(path, smoke=False, timeout=None, work_dir=None):
     """Execute the notebook at ``path`` with ``notebooks/`` as working directory; return it.
 
-    ``SMOKE`` is set to ``1`` or ``0`` for the kernel. A failing cell raises
-    ``nbclient.exceptions.CellExecutionError`` with the cell's traceback.
+    In smoke mode the notebook writes only under ``work_dir`` (default: ``runs/smoke``).
+    A failing cell raises ``nbclient.exceptions.CellExecutionError`` with its traceback.
     """
+    work_dir = Path(work_dir) if work_dir is not None else ROOT / "runs" / "smoke"
     nb = nbformat.read(path, as_version=4)
-    previous = os.environ.get("SMOKE")
-    os.environ["SMOKE"] = "1" if smoke else "0"
-    try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                       resources={"metadata": {"path": str(Path(path).parent)}}).execute()
-    finally:
-        if previous is None:
-            os.environ.pop("SMOKE", None)
-        else:
-            os.environ["SMOKE"] = previous
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                            resources={"metadata": {"path": str(Path(path).parent)}})
+    client.execute(env=kernel_environment(smoke, work_dir))
     return nb
 
 
@@ -47,9 +53,10 @@ def main(argv=None):
     parser.add_argument("notebooks", nargs="*", type=Path, default=NOTEBOOKS)
     args = parser.parse_args(argv)
     total, started = time.perf_counter(), time.time()
+    work_dir = (args.out or ROOT / "runs" / "smoke") / "work"
     for path in args.notebooks:
         start = time.perf_counter()
-        nb = execute_notebook(path, smoke=args.smoke)
+        nb = execute_notebook(path, smoke=args.smoke, work_dir=work_dir)
         target = path if args.out is None else args.out / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, target)

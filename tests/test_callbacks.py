@@ -1,0 +1,64 @@
+import json
+import time
+
+import psutil
+import pytest
+
+from tweet_lstm.callbacks import MemoryRecorder, ProgressLines, StepCounter, TrainingTimeBudget, peak_rss_bytes
+from tweet_lstm.model import build_sequence_model
+
+
+def test_a_step_counter_counts_the_steps_done_before_a_resume():
+    counter = StepCounter()
+    counter.initial_step = 7
+    counter.on_train_begin()
+    counter.on_epoch_begin(3)
+    assert (counter.epoch, counter.step) == (3, 7)
+    counter.on_train_batch_end(0)
+    counter.on_train_batch_end(1)
+    assert counter.step == 9
+    counter.on_epoch_end(3)
+    counter.on_epoch_begin(4)
+    counter.on_train_batch_end(0)
+    assert (counter.epoch, counter.step) == (4, 1), "the next epoch starts at step 0 again"
+
+
+def test_the_peak_memory_figure_is_in_bytes_on_this_platform():
+    rss = psutil.Process().memory_info().rss
+    assert rss * 0.9 <= peak_rss_bytes() < psutil.virtual_memory().total
+    assert MemoryRecorder().max_rss_mb == pytest.approx(peak_rss_bytes() / 1e6, rel=0.5)
+
+
+def test_progress_lines_are_plain_text_without_colour_codes_or_redraws(capsys):
+    progress = ProgressLines(updates=4, tweets_per_step=10, total_steps=8)
+    progress.params = {"steps": 8}
+    progress.on_train_begin()
+    progress.on_epoch_begin(0)
+    for batch in range(8):
+        progress.on_train_batch_end(batch, {"loss": 2.5})
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "epoch 1: 8 steps" and len(out.splitlines()) == 5
+    assert "step 8/8" in out and "loss 2.5000" in out and "tweets/s" in out
+    assert not set(out) & {"\x1b", "\b", "\r"}
+
+
+def test_the_time_budget_counts_time_spent_inside_an_interrupted_epoch(tmp_path):
+    state = tmp_path / "budget.json"
+    budget = TrainingTimeBudget(60.0, state, save_every_s=0.0)
+    budget.set_model(build_sequence_model(units=4, embedding_dim=2))
+    budget.on_epoch_begin(0)
+    time.sleep(0.2)
+    budget.on_train_batch_end(0)  # the process dies here, before the epoch ends
+    resumed = TrainingTimeBudget(60.0, state)
+    assert resumed.spent >= 0.2 and not resumed.exhausted
+    assert json.loads(state.read_text())["epoch"] == 0
+    assert not list(tmp_path.glob("*.part")), "written atomically"
+
+
+@pytest.mark.parametrize("cls,kwargs,name", [
+    (MemoryRecorder, dict(every=0), "every"), (ProgressLines, dict(updates=0), "updates"),
+    (TrainingTimeBudget, dict(seconds=-1, state_path="x"), "seconds"),
+])
+def test_callbacks_reject_bad_arguments_naming_them(cls, kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        cls(**kwargs)

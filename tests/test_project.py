@@ -1,0 +1,63 @@
+"""The project's own promises: a complete lock, no data in git, small modules, nothing outside the repository."""
+
+import re
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+
+def pins(path):
+    """``{name: version}`` of the ``name==version`` lines of a requirements file."""
+    found = {}
+    for line in Path(path).read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.-]+)==([^\s;#]+)", line)
+        if match:
+            found[re.sub(r"[-_.]+", "-", match[1]).lower()] = match[2]
+    return found
+
+
+def test_every_direct_dependency_is_pinned_in_the_lock_at_the_same_version():
+    direct, lock = pins(ROOT / "requirements.in"), pins(ROOT / "requirements.txt")
+    assert len(direct) >= 14 and len(lock) > 100
+    assert {name: lock.get(name) for name in direct} == direct
+
+
+def test_the_virtual_environment_holds_exactly_the_lock():
+    if Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
+        pytest.skip("not running in the project's .venv")
+    installed = {re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower(): d.version for d in metadata.distributions()}
+    for tool in ("pip", "setuptools"):
+        installed.pop(tool, None)
+    assert installed == pins(ROOT / "requirements.txt")
+
+
+def test_environment_yml_installs_the_lock_instead_of_repeating_pins():
+    text = (ROOT / "environment.yml").read_text()
+    assert "-r requirements.txt" in text and "==" not in text
+
+
+def tracked_files():
+    result = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip("not a git checkout")
+    return result.stdout.split()
+
+
+def test_no_data_file_is_tracked_by_git():
+    assert [f for f in tracked_files() if f.startswith("data/")] == ["data/README.md"]
+
+
+def test_no_project_file_refers_to_documents_outside_the_repository():
+    for name in tracked_files():
+        if name.endswith((".md", ".ipynb", ".py")):
+            assert "DESIGN.md" not in (ROOT / name).read_text(encoding="utf-8"), name
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "tweet_lstm").glob("*.py")), ids=lambda p: p.name)
+def test_each_package_module_is_readable_in_one_sitting(path):
+    assert len(path.read_text().splitlines()) <= 300

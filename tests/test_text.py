@@ -1,0 +1,121 @@
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tweet_lstm.text import (CHARACTERS, clean_tweet_text, drop_empty_tweets, filter_text_for_handles,
+                             filter_tweets_min_count, get_emojis_list, get_universal_chars_list, pad_text)
+
+MESSY = st.text(alphabet=st.sampled_from(list(" @ab£`&;\n\t\u00a0é😀\ufe0f\u201c")) | st.characters(), max_size=40)
+
+
+def seed_filter(txt):
+    """The seed's per-row filter, the reference the vectorised one must match."""
+    words = " ".join(w for w in txt.split(" ") if not w.startswith("@"))
+    return "".join(c for c in words if c in CHARACTERS)
+
+
+def test_filter_text_for_handles_removes_handles_and_characters_as_the_seed_did():
+    text = pd.Series(["some text with a @handle", "more @text with handle",
+                      "I`m an undesirable character", "@user first", "café £5 <b>"])
+    assert filter_text_for_handles(text).tolist() == [
+        "some text with a", "more with handle", "Im an undesirable character", "first", "caf £5 b"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(MESSY, max_size=10))
+def test_filter_text_for_handles_matches_the_seeds_per_row_filter(texts):
+    assert filter_text_for_handles(pd.Series(texts, dtype=object)).tolist() == [seed_filter(t) for t in texts]
+
+
+def test_clean_tweet_text_collapses_spaces_and_strips():
+    text = pd.Series(["Venice with @user \ufe0f \ufe0f @ Abbot Kinney ", "  a  b  "])
+    assert clean_tweet_text(text).tolist() == ["Venice with Abbot Kinney", "a b"]
+
+
+def test_clean_tweet_text_drops_a_handle_hidden_behind_an_outside_character():
+    text = pd.Series(["\u201c@user: so true\u201d", "hi \u00a0@user there"])
+    assert filter_text_for_handles(text).tolist() == ["@user: so true", "hi @user there"]
+    assert clean_tweet_text(text).tolist() == ["so true", "hi there"]
+
+
+def test_every_kind_of_whitespace_becomes_one_space_instead_of_gluing_words():
+    text = pd.Series(["so boring...\nhttps://t.co/x", "tab\tand\u00a0nbsp\u2009thin\r\nend", "a\u3000b"])
+    assert clean_tweet_text(text).tolist() == ["so boring... https://t.co/x", "tab and nbsp thin end", "a b"]
+
+
+def test_accented_latin_letters_fold_to_their_base_letter_instead_of_vanishing():
+    text = pd.Series(["Québec #cafésociety", "Straße Ærø Łódź", "Ñandú naïve"])
+    assert clean_tweet_text(text).tolist() == ["Quebec #cafesociety", "Strasse AEro Lodz", "Nandu naive"]
+
+
+def test_html_entities_are_unescaped_even_when_escaped_twice():
+    text = pd.Series(["fish &amp; chips", "1 &lt; 2 &gt; 0", "&quot;hi&quot; &#39;x&#39;", "&amp;amp; done"])
+    assert clean_tweet_text(text).tolist() == ["fish & chips", "1 2 0", "\"hi\" 'x'", "& done"]
+
+
+def test_a_tweet_of_only_emojis_and_handles_cleans_to_empty_and_is_dropped_and_counted():
+    tweets = pd.DataFrame({"text": clean_tweet_text(pd.Series(["😀 😀", "@user", "kept"])), "emoji": list("abc")})
+    kept, dropped = drop_empty_tweets(tweets)
+    assert kept["text"].tolist() == ["kept"] and dropped == 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(MESSY, max_size=10))
+def test_clean_tweet_text_is_idempotent_and_stays_inside_the_character_set(texts):
+    once = clean_tweet_text(pd.Series(texts, dtype=object))
+    assert clean_tweet_text(once).tolist() == once.tolist()
+    assert all(set(t) <= set(CHARACTERS) for t in once)
+    assert not any("  " in t or t != t.strip() for t in once)
+
+
+@pytest.mark.parametrize("bad,error", [(["a list"], TypeError), (pd.Series(["ok", None]), ValueError)])
+def test_cleaning_rejects_what_is_not_a_series_of_str(bad, error):
+    with pytest.raises(error, match="text_series"):
+        clean_tweet_text(bad)
+
+
+def test_universal_chars_list_is_the_seeds_93_sorted_characters():
+    chars, char_index = get_universal_chars_list()
+    assert len(chars) == 93 == len(set(chars))
+    assert chars == sorted(chars)
+    assert chars[0] == " " and chars[-1] == "£"
+    assert all(char_index[c] == i for i, c in enumerate(chars))
+    assert not set("<>`\t\n") & set(chars)
+
+
+@given(st.text(max_size=300), st.integers(min_value=0, max_value=200))
+def test_pad_text_left_pads_or_truncates_to_length(text, length):
+    padded = pad_text(text, length)
+    assert len(padded) == length
+    if len(text) >= length:
+        assert padded == text[:length]
+    else:
+        assert padded == " " * (length - len(text)) + text
+
+
+@pytest.mark.parametrize("kwargs,name", [(dict(text=None), "text"), (dict(length=-1), "length"),
+                                         (dict(length=2.5), "length")])
+def test_pad_text_bad_input_names_the_argument(kwargs, name):
+    with pytest.raises((TypeError, ValueError), match=name):
+        pad_text(**({"text": "hi", "length": 5} | kwargs))
+
+
+def test_a_missing_emoji_is_never_an_emoji():
+    emojis, index = get_emojis_list(pd.Series(["🔥", float("nan"), None, "", "🎄", "🔥"]))
+    assert emojis == ["🎄", "🔥"] and index == {"🎄": 0, "🔥": 1}
+
+
+def test_filter_tweets_min_count_keeps_emojis_with_more_than_min_count():
+    tweets = pd.DataFrame({"text": list("abcdefg"), "emoji": ["x", "x", "x", "y", "y", "z", None]})
+    assert filter_tweets_min_count(tweets, min_count=1)["emoji"].tolist() == ["x", "x", "x", "y", "y"]
+    assert filter_tweets_min_count(tweets, min_count=2)["emoji"].tolist() == ["x", "x", "x"]
+    assert filter_tweets_min_count(tweets, min_count=3).empty
+
+
+@pytest.mark.parametrize("tweets,kwargs,name", [
+    (pd.DataFrame({"text": ["a"]}), {}, "emoji"), (pd.DataFrame({"emoji": ["a"]}), {"min_count": -1}, "min_count"),
+])
+def test_filter_tweets_min_count_bad_input_names_the_argument(tweets, kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        filter_tweets_min_count(tweets, **kwargs)

@@ -1,0 +1,24 @@
+"""The code behind ``data_load_utils``: one idea per module, in the order data flows.
+
+| module | what it holds | imports TensorFlow |
+|---|---|---|
+| ``checks`` | argument checks that name the argument and the value | no |
+| ``files`` | atomic writes: a temporary file renamed into place | no |
+| ``download`` | fetch a file from a URL or a local folder, checked by sha256 | no |
+| ``tweeteval`` | TweetEval emoji: the seven raw files, validated, to ``tweets.csv`` | no |
+| ``sentiment140`` | Sentiment140: its zip to ``tweets.csv`` with a polarity column | no |
+| ``make_data`` | the ``make-data`` command | no |
+| ``tweet_csv`` | the tweets CSV contract, reading it whole or in chunks, repeating it | no |
+| ``text`` | the 93-character set, cleaning, padding, character and emoji lists | no |
+| ``ids`` | whole tweets as rows of integer ids, and back | no |
+| ``windows`` | the seed's windows and one-hot arrays, loop and vectorised | no |
+| ``generators`` | the seed's batch generators | no |
+| ``rows`` | row sources for streaming: a DataFrame, or a CSV read block by block | no |
+| ``batches`` | ``TweetBatches``: order, shuffling, shards, length buckets, encoding | no |
+| ``dataset`` | ``TweetDataset`` (a ``keras.utils.PyDataset``) and its ``tf.data`` view | yes |
+| ``model`` | the whole-sequence LSTM and sampling from it | yes |
+| ``evaluate`` | bits per character: models, a character n-gram, ``xz`` | no |
+| ``callbacks`` | callbacks that count steps across a restart: memory, progress, time budget | yes |
+| ``resume`` | backups and training that resumes exactly mid-epoch | yes |
+| ``distribute`` | ``tf.distribute`` strategies, shards, the one guarded Keras workaround | yes |
+"""

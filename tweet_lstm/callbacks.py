@@ -1,0 +1,185 @@
+"""Keras callbacks that watch training: steps across a restart, memory, progress, a time budget."""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import keras
+import pandas as pd
+import psutil
+
+from .checks import check_int, check_number
+from .files import write_json_atomically
+
+
+class StepCounter(keras.callbacks.Callback):
+    """Base of every callback that counts steps within an epoch, across a restart.
+
+    A run that resumes mid-epoch starts Keras' batch count at 0 again; ``fit_with_backups``
+    sets ``initial_step`` to the steps of the epoch done before the restart, and this
+    class adds them back: during an epoch ``self.step`` is the steps done in it so far,
+    ``self.epoch`` the epoch. Subclasses call ``super()`` first in the hooks they override.
+    """
+
+    initial_step = 0
+
+    def on_train_begin(self, logs=None):
+        self.offset = self.initial_step
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch, self.step = epoch, self.offset
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step = self.offset + batch + 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.offset = 0
+
+
+def peak_rss_bytes():
+    """This process's peak resident memory so far, in bytes, on Linux, macOS and Windows."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return psutil.Process().memory_info().peak_wset
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # macOS reports bytes, Linux KiB
+
+
+class MemoryRecorder(StepCounter):
+    """Record this process's resident memory (RSS) while training, every ``every`` steps.
+
+    ``rows`` (and ``frame()``, a DataFrame) hold one sample per ``every`` steps plus one
+    before the first and one after the last step: ``epoch``, ``step`` (steps done in the
+    epoch, counting those before a resume), ``tweets`` (``step * tweets_per_step``, capped
+    at ``total_tweets``), ``seconds`` since the first ``fit`` began and ``rss_mb`` (1 MB =
+    10**6 bytes). ``peak_rss_mb`` is the highest sample; ``max_rss_mb`` is the process's own
+    high-water mark, which also covers moments between samples and all it did before.
+    """
+
+    def __init__(self, every=100, tweets_per_step=64, total_tweets=None):
+        super().__init__()
+        self.every = check_int("every", every, minimum=1)
+        self.tweets_per_step = check_int("tweets_per_step", tweets_per_step, minimum=1)
+        self.total_tweets = total_tweets
+        self._process = psutil.Process()
+        self.rows = []
+
+    def _sample(self):
+        tweets = self.step * self.tweets_per_step
+        if self.total_tweets is not None:
+            tweets = min(tweets, self.total_tweets)
+        self.rows.append({"epoch": self.epoch, "step": self.step, "tweets": tweets,
+                          "seconds": time.perf_counter() - self._started,
+                          "rss_mb": self._process.memory_info().rss / 1e6})
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if not self.rows:  # seconds count from the first fit (fit_with_backups fits per epoch)
+            self._started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
+        self._sample()
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)
+        if self.step % self.every == 0:
+            self._sample()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.rows[-1]["step"] != self.step or self.rows[-1]["epoch"] != epoch:
+            self._sample()
+        super().on_epoch_end(epoch, logs)
+
+    def frame(self):
+        """The samples as a DataFrame (columns epoch, step, tweets, seconds, rss_mb)."""
+        return pd.DataFrame(self.rows, columns=["epoch", "step", "tweets", "seconds", "rss_mb"])
+
+    @property
+    def peak_rss_mb(self):
+        return max((row["rss_mb"] for row in self.rows), default=float("nan"))
+
+    @property
+    def max_rss_mb(self):
+        return peak_rss_bytes() / 1e6
+
+
+class ProgressLines(StepCounter):
+    """Print one plain line about ``updates`` times an epoch: step, loss, tweets per second.
+
+    Keras' ``verbose=1`` bar redraws at every step with colour codes and backspaces, which
+    fill a notebook's stored output; these lines store cleanly. ``total_steps`` is the
+    epoch's length (default: Keras' count, plus the steps before a resume).
+    """
+
+    def __init__(self, updates=10, tweets_per_step=None, total_steps=None):
+        super().__init__()
+        self.updates = check_int("updates", updates, minimum=1)
+        self.tweets_per_step, self.total_steps = tweets_per_step, total_steps
+
+    def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
+        self._total = self.total_steps or (self.params.get("steps") or 0) + self.offset
+        self._every = max(1, self._total // self.updates)
+        self._first, self._started = self.step, time.perf_counter()
+        resumed = f" (resumed after step {self.step:,})" if self.step else ""
+        print(f"epoch {epoch + 1}: {self._total:,} steps{resumed}", flush=True)
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)
+        if self.step % self._every and self.step != self._total:
+            return
+        elapsed = time.perf_counter() - self._started
+        line = f"  step {self.step:>{len(f'{self._total:,}')},}/{self._total:,}  {elapsed / 60:5.1f} min"
+        if "loss" in (logs or {}):
+            line += f"  loss {float(logs['loss']):.4f}"
+        if self.tweets_per_step:
+            line += f"  {(self.step - self._first) * self.tweets_per_step / elapsed:,.0f} tweets/s"
+        print(line, flush=True)
+
+
+class TrainingTimeBudget(keras.callbacks.Callback):
+    """Stop training once ``seconds`` of training time are spent, counted across restarts.
+
+    Training time is the time inside epochs up to the end of each step; what happens
+    between epochs (validation, checkpoints) is not counted. The seconds spent are kept in
+    ``state_path`` (JSON, written atomically) at every epoch end and at least every
+    ``save_every_s`` seconds between, so a run interrupted mid-epoch and resumed gets only
+    what is left of its budget (at most ``save_every_s`` seconds go uncounted).
+    """
+
+    def __init__(self, seconds, state_path, save_every_s=10.0):
+        super().__init__()
+        self.seconds = check_number("seconds", seconds, minimum=0.0)
+        self.save_every_s = check_number("save_every_s", save_every_s, minimum=0.0)
+        self.state_path = Path(state_path)
+        self.spent = 0.0
+        if self.state_path.exists():
+            self.spent = float(json.loads(self.state_path.read_text())["seconds_spent"])
+        self.epoch, self._mark, self._saved_at = 0, None, time.perf_counter()
+
+    @property
+    def exhausted(self):
+        return self.spent >= self.seconds
+
+    def save(self):
+        write_json_atomically({"seconds_spent": self.spent, "epoch": self.epoch}, self.state_path)
+        self._saved_at = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch, self._mark = epoch, time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        self.spent += now - self._mark
+        self._mark = now
+        if self.exhausted:
+            self.model.stop_training = True
+        if now - self._saved_at >= self.save_every_s:
+            self.save()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch = epoch + 1
+        self.save()

@@ -1,0 +1,49 @@
+"""Import TensorFlow without its start-up log lines.
+
+TensorFlow 2.21 has one switch for its C++ log, ``TF_CPP_MIN_LOG_LEVEL`` (3: fatal errors
+only), read once its libraries have loaded. The lines they log *while* loading (oneDNN is
+on, no CUDA driver, and absl's notice that logging is not initialised) come before that
+and no setting reaches them. ``import_tensorflow_quietly`` sets the switch unless it is
+set already, captures the process's stderr (file descriptor 2) for the import alone, and
+passes on everything except those INFO lines, so warnings and errors still show.
+"""
+
+import os
+import re
+import sys
+import tempfile
+
+_LOG_LINE = re.compile(r"[IWEF]\d{4} [\d:.]+ +\d+ \S+:\d+\] ")
+_ABSL_NOTICE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+
+
+def without_info_lines(text):
+    """``text`` without absl's notice and the INFO-level (``I0000 ...``) log lines and their continuations."""
+    kept, dropping = [], False
+    for line in text.splitlines(keepends=True):
+        if line.startswith(_ABSL_NOTICE):
+            continue
+        if _LOG_LINE.match(line):
+            dropping = line.startswith("I")
+        if not dropping:
+            kept.append(line)
+    return "".join(kept)
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow (once per process) with its load-time INFO lines filtered out."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            sys.stderr.write(without_info_lines(captured.read().decode("utf-8", "replace")))
+            sys.stderr.flush()
