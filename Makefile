@@ -3,15 +3,15 @@
 # make run  : data (if missing) + every notebook executed top to bottom, outputs written back
 #             QUICK=1 make run executes them in smoke mode into runs/quick/ instead
 # make data : data/tweets.csv from TweetEval emoji (download, or copy from $TWEETS_SOURCE);
-#             make data DATASET=sentiment140 builds it from Sentiment140's 1.6M tweets instead
+#             make data DATASET=sentiment140 builds data/sentiment140.csv from Sentiment140's 1.6M tweets
 # make bench: the encoding benchmark grid, one JSON line per measurement
 # make lock : recompile requirements.txt (every package, pinned) from requirements.in
 
 PYTHON  ?= python3.11
 VENV    := .venv
 PY      := $(VENV)/bin/python
-DATA    := data/tweets.csv
 DATASET ?= tweeteval
+DATA    := $(if $(filter sentiment140,$(DATASET)),data/sentiment140.csv,data/tweets.csv)
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONHASHSEED ?= 0
 

@@ -15,11 +15,12 @@ import sys
 # 1. Get the data: TweetEval emoji (or Sentiment140) to data/tweets.csv -------------
 from tweet_lstm.tweeteval import make_csv as make_tweeteval_csv  # noqa: F401
 from tweet_lstm.sentiment140 import make_csv as make_sentiment140_csv  # noqa: F401
-from tweet_lstm.files import write_csv_atomically  # noqa: F401
+from tweet_lstm.files import write_csv_atomically, write_json_atomically  # noqa: F401
 
 # 2. Read and clean ------------------------------------------------------------------
 from tweet_lstm.tweet_csv import iter_tweet_data, read_tweet_data, repeat_tweets_csv  # noqa: F401
-from tweet_lstm.text import (CHARACTERS, clean_tweet_text, drop_empty_tweets, filter_text_for_handles,  # noqa: F401
+from tweet_lstm.text import (CHARACTERS, LATIN_FOLDING, clean_tweet_text, drop_empty_tweets,  # noqa: F401
+                             filter_text_for_handles,
                              filter_tweets_min_count, get_emojis_list, get_unique_chars_list,
                              get_universal_chars_list, pad_text)
 
@@ -41,16 +42,18 @@ from tweet_lstm.batches import TweetBatches  # noqa: F401
 from tweet_lstm.evaluate import (CharNGramModel, sequence_bits_per_character,  # noqa: F401
                                  window_bits_per_character, xz_bits_per_character)
 
-# 7. Names that need TensorFlow (imported quietly, on first use) ------------------------------
+# 7. The machine behind a measurement -----------------------------------------------------------
+from tweet_lstm.machine import machine_description  # noqa: F401
+
+# 8. Names that need TensorFlow, imported quietly on first use ------------------------------------
 from tweet_lstm.quiet import import_tensorflow_quietly  # noqa: F401
 
-# Names that need TensorFlow, imported on first use ----------------------------------------
 _NEEDS_TENSORFLOW = {
     "tweet_lstm.dataset": ("TweetDataset", "tf_dataset"),
     "tweet_lstm.model": ("build_sequence_model", "layer_table", "sample_tweets"),
     "tweet_lstm.callbacks": ("MemoryRecorder", "ProgressLines", "StepCounter", "TrainingTimeBudget"),
     "tweet_lstm.resume": ("StepBackup", "backup_position", "fit_with_backups"),
-    "tweet_lstm.training": ("LearningRateByTime", "read_history", "train_resumably"),
+    "tweet_lstm.training": ("LearningRateByTime", "epoch_weights", "load_epoch", "read_history", "train_resumably"),
     "tweet_lstm.distribute": ("DISTRIBUTION_STRATEGIES", "distribution_strategy", "tf_config_shard"),
 }
 _LAZY = {name: module for module, names in _NEEDS_TENSORFLOW.items() for name in names}

@@ -19,7 +19,8 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 NOISE = {"TensorFlow log line": re.compile(r"^[IWEF]0000 ", re.M), "ANSI escape": re.compile("\x1b\\["),
          "backspace": re.compile("\b"), "carriage return": re.compile("\r(?!\n)"),
          "absl notice": re.compile("All log messages before absl::InitializeLog"),
-         "object repr": re.compile(r"<[\w.]+ (object )?at 0x[0-9a-f]+>")}
+         "object repr": re.compile(r"<[\w.]+ (object )?at 0x[0-9a-f]+>"),
+         "Python warning": re.compile(r"\b\w+Warning: ")}
 
 
 def python(code, **kwargs):
@@ -114,3 +115,25 @@ def test_committed_notebooks_are_executed_with_clean_outputs(notebook):
 def test_data_path_is_where_the_notebooks_read_it():
     assert all("../data/tweets.csv" in notebook_code(nb) for nb in NOTEBOOKS)
     assert Path(util.__file__).resolve().parent == ROOT
+
+
+def notebook_outputs_text():
+    """Every text output of the committed notebooks, joined."""
+    texts = []
+    for notebook in NOTEBOOKS:
+        for cell in json.loads(notebook.read_text())["cells"]:
+            for output in cell.get("outputs", []):
+                texts.append("".join(output.get("text", "")))
+                texts.append("".join(output.get("data", {}).get("text/plain", "")))
+    return "\n".join(texts)
+
+
+def test_every_figure_and_sample_in_the_readme_results_comes_from_a_committed_notebook_output():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    results = readme.split("\n## Results", 1)[1].split("\n## ", 1)[0]
+    outputs = notebook_outputs_text()
+    figures = re.findall(r"(?<![\w.,#])\d[\d,]*(?:\.\d+)?(?![\w])", results)
+    assert len(figures) > 30
+    assert [f for f in figures if f not in outputs] == []
+    samples = [line[2:].strip() for line in results.splitlines() if line.startswith("> ") and line[2:].strip()]
+    assert samples and [s for s in samples if s not in outputs] == []

@@ -12,6 +12,7 @@ parameters cell reads them and shrinks its workload. The test suite uses
 
 import argparse
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -54,6 +55,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     total, started = time.perf_counter(), time.time()
     work_dir = (args.out or ROOT / "runs" / "smoke") / "work"
+    if args.smoke:
+        shutil.rmtree(work_dir, ignore_errors=True)  # a smoke run starts from nothing
     for path in args.notebooks:
         start = time.perf_counter()
         nb = execute_notebook(path, smoke=args.smoke, work_dir=work_dir)

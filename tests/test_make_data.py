@@ -23,6 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tweet_lstm.batches import TweetBatches
 from tweet_lstm import sentiment140, tweeteval
 from tweet_lstm.make_data import main
 
@@ -360,6 +361,10 @@ def test_sentiment140_zip_over_http_gives_every_row_with_polarity_and_a_fixed_sp
     assert make_data(capsys, *args, "--out", tmp_path / "b" / "tweets.csv")[0] == 0
     assert (tmp_path / "b" / "tweets.csv").read_bytes() == data
     assert part_leftovers(tmp_path) == []
+    streamed = TweetBatches(tmp_path / "a" / "tweets.csv", batch_size=256, trim=True, bucket_batches=10)
+    served = sum(len(streamed.batch_tweets(i)) for i in range(len(streamed)))
+    assert served == streamed.n_rows == 20_000 - sum(streamed.dropped.values()), "no emoji column needed"
+    assert streamed.dropped["empty text"] == 0 and streamed[0][0].dtype == "int32"
 
 
 def test_split_of_is_a_pinned_function_of_the_tweet_id_alone():

@@ -24,6 +24,9 @@ def test_fit_with_backups_records_memory_and_a_finished_run_trains_nothing_again
     frame = memory.frame()
     assert frame.query("epoch == 0")["step"].tolist() == [0, 3, 6, 9, 10]
     assert frame["tweets"].max() == 100 and (frame["rss_mb"] > 0).all()
+    epoch_0 = frame.query("epoch == 0")
+    steps = epoch_0["step"].diff().iloc[1:]
+    assert np.average(epoch_0["loss"].iloc[1:], weights=steps) == pytest.approx(result["history"][0]["loss"], rel=1e-4)
     assert memory.max_rss_mb >= memory.peak_rss_mb > 0
     again = fit_with_backups(model, data, tmp_path / "backup", epochs=2)
     assert again == {"resumed_from": (2, 0), "steps": 0, "history": []}

@@ -1,5 +1,7 @@
 """Streaming reads exactly the rows that ``read_tweet_data`` reads, or fails up front naming the line."""
 
+import csv
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -87,27 +89,24 @@ def test_multi_line_tweets_and_quotes_survive_streaming(tmp_path):
     assert streamed(CsvRows(path, 3, clean=False))["text"].tolist() == texts
 
 
-@pytest.mark.parametrize("content,line", [
+def bad_byte_deep_in_a_large_file():
+    """A 5,000-row tweets CSV whose row 4,321 (line 4,323) holds a byte that is not UTF-8."""
+    raw = tweets_frame(5000).to_csv(index=False, quoting=csv.QUOTE_ALL).encode("utf-8")
+    return raw.replace(b"tweet number 4321 ", b"tweet number 4321 \xff", 1)
+
+
+@pytest.mark.parametrize("content,where", [
     (b'text,emoji\nfine,x\nalso fine,x\n"never closed,x\nmore,x\n', "line"),
-    (b"text,emoji\nfine,x\n" + "caf\u00e9".encode("latin-1") + b",x\n", "line 3"),
+    (b"text,emoji\nfine,x\n" + "caf\u00e9".encode("latin-1") + b",x\n", "line 3: byte 0xe9"),
     (b"text,emoji\nfine,x\ntoo,many,fields\n", "line"),
+    (bad_byte_deep_in_a_large_file(), "line 4323: byte 0xff"),
 ])
-def test_a_malformed_file_fails_at_construction_naming_file_and_line(tmp_path, content, line):
+def test_a_malformed_file_fails_at_construction_naming_file_and_line(tmp_path, content, where):
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
-    with pytest.raises(ValueError, match=rf"bad\.csv.*{line}"):
-        CsvRows(path, 2)
-    with pytest.raises(ValueError, match=r"bad\.csv"):
-        read_tweet_data(path)
-
-
-def test_a_bad_byte_deep_in_a_large_file_is_reported_before_any_batch(tmp_path):
-    path = write_csv_atomically(tweets_frame(5000), tmp_path / "t.csv")
-    raw = path.read_bytes().replace(b"tweet number 4321 ", b"tweet number 4321 \xff", 1)
-    path.write_bytes(raw)
-    with pytest.raises(ValueError, match=r"t\.csv, line 4323: byte 0xff"):
+    with pytest.raises(ValueError, match=rf"bad\.csv.*{where}"):
         CsvRows(path, 256)
-    with pytest.raises(ValueError, match=r"t\.csv, line 4323: byte 0xff"):
+    with pytest.raises(ValueError, match=r"bad\.csv" + (rf", {where}" if "byte" in where else "")):
         read_tweet_data(path)
 
 

@@ -29,7 +29,8 @@ def test_the_best_model_is_kept_and_early_stopping_counts_epochs_without_a_bette
     assert done["epochs"] == 7 and done["best_validation"] == 3.0
     best = keras.models.load_model(tmp_path / "best.keras")
     assert int(keras.ops.convert_to_numpy(best.optimizer.iterations)) == 12, "best.keras is epoch 3's model"
-    again = train_resumably(model, data, lambda m: 0.0, tmp_path, time_budget_s=600, verbose=0)
+    again = train_resumably(model, data, lambda m: 0.0, tmp_path, time_budget_s=600, steps_per_epoch=3, patience=3,
+                            verbose=0)
     assert again.equals(history), "a finished run is read back, not trained again"
 
 
@@ -131,3 +132,12 @@ def test_a_run_killed_mid_epoch_resumes_with_its_best_model_and_patience_and_end
     for final_resumed, final_reference in zip(load_weights(tmp_path / "run-final.npz"),
                                               load_weights(tmp_path / "reference-final.npz")):
         np.testing.assert_allclose(final_resumed, final_reference, rtol=1e-5, atol=1e-7)
+
+
+def test_a_run_folder_holding_a_run_with_other_settings_is_an_error_not_a_resume(tmp_path):
+    data = TweetDataset(tweets_frame(40), batch_size=10)
+    train_resumably(build_sequence_model(units=4), data, lambda m: 1.0, tmp_path, 60, max_epochs=1,
+                    config={"units": 4}, verbose=0)
+    with pytest.raises(ValueError, match=r"holds a run with other settings \(units: \[4\] there, \[8\] now\)"):
+        train_resumably(build_sequence_model(units=8), data, lambda m: 1.0, tmp_path, 60, max_epochs=1,
+                        config={"units": 8}, verbose=0)

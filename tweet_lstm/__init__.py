@@ -21,4 +21,7 @@
 | ``callbacks`` | callbacks that count steps across a restart: memory, progress, time budget | yes |
 | ``resume`` | backups and training that resumes exactly mid-epoch | yes |
 | ``distribute`` | ``tf.distribute`` strategies, shards, the one guarded Keras workaround | yes |
+| ``training`` | ``train_resumably``: budget, validation, best model, early stopping across restarts | yes |
+| ``quiet`` | import TensorFlow without its start-up log lines | no |
+| ``machine`` | the CPU, cores and memory a measurement ran on | no |
 """

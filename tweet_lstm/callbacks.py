@@ -48,14 +48,16 @@ def peak_rss_bytes():
 
 
 class MemoryRecorder(StepCounter):
-    """Record this process's resident memory (RSS) while training, every ``every`` steps.
+    """Record this process's resident memory (RSS) and the training loss, every ``every`` steps.
 
     ``rows`` (and ``frame()``, a DataFrame) hold one sample per ``every`` steps plus one
     before the first and one after the last step: ``epoch``, ``step`` (steps done in the
     epoch, counting those before a resume), ``tweets`` (``step * tweets_per_step``, capped
-    at ``total_tweets``), ``seconds`` since the first ``fit`` began and ``rss_mb`` (1 MB =
-    10**6 bytes). ``peak_rss_mb`` is the highest sample; ``max_rss_mb`` is the process's own
-    high-water mark, which also covers moments between samples and all it did before.
+    at ``total_tweets``), ``seconds`` since the first ``fit`` began, ``rss_mb`` (1 MB =
+    10**6 bytes) and ``loss``, the mean training loss of the steps since the previous sample
+    (from Keras' running mean; NaN before the first step). ``peak_rss_mb`` is the highest
+    sample; ``max_rss_mb`` is the process's own high-water mark, which also covers moments
+    between samples and all it did before.
     """
 
     def __init__(self, every=100, tweets_per_step=64, total_tweets=None):
@@ -70,9 +72,12 @@ class MemoryRecorder(StepCounter):
         tweets = self.step * self.tweets_per_step
         if self.total_tweets is not None:
             tweets = min(tweets, self.total_tweets)
+        steps, total = self._fit_steps - self._sampled[0], self._loss_sum - self._sampled[1]
         self.rows.append({"epoch": self.epoch, "step": self.step, "tweets": tweets,
                           "seconds": time.perf_counter() - self._started,
-                          "rss_mb": self._process.memory_info().rss / 1e6})
+                          "rss_mb": self._process.memory_info().rss / 1e6,
+                          "loss": total / steps if steps else float("nan")})
+        self._sampled = (self._fit_steps, self._loss_sum)
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
@@ -81,10 +86,14 @@ class MemoryRecorder(StepCounter):
 
     def on_epoch_begin(self, epoch, logs=None):
         super().on_epoch_begin(epoch, logs)
+        self._fit_steps, self._loss_sum, self._sampled = 0, 0.0, (0, 0.0)  # Keras restarts its mean
         self._sample()
 
     def on_train_batch_end(self, batch, logs=None):
         super().on_train_batch_end(batch, logs)
+        self._fit_steps = batch + 1
+        if logs and "loss" in logs:
+            self._loss_sum = float(logs["loss"]) * self._fit_steps  # the running mean times its count
         if self.step % self.every == 0:
             self._sample()
 
@@ -94,8 +103,8 @@ class MemoryRecorder(StepCounter):
         super().on_epoch_end(epoch, logs)
 
     def frame(self):
-        """The samples as a DataFrame (columns epoch, step, tweets, seconds, rss_mb)."""
-        return pd.DataFrame(self.rows, columns=["epoch", "step", "tweets", "seconds", "rss_mb"])
+        """The samples as a DataFrame (columns epoch, step, tweets, seconds, rss_mb, loss)."""
+        return pd.DataFrame(self.rows, columns=["epoch", "step", "tweets", "seconds", "rss_mb", "loss"])
 
     @property
     def peak_rss_mb(self):

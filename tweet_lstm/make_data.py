@@ -1,6 +1,6 @@
 """The ``make-data`` command: build ``data/tweets.csv`` from TweetEval emoji or Sentiment140.
 
-    python data_load_utils.py make-data [--dataset tweeteval|sentiment140] [--out data/tweets.csv]
+    python data_load_utils.py make-data [--dataset tweeteval|sentiment140] [--out CSV]
                                         [--source DIR_OR_FILE] [--base-url URL]
 
 (or ``python -m tweet_lstm.make_data make-data ...``, which does not import TensorFlow).
@@ -16,6 +16,7 @@ from . import sentiment140, tweeteval
 from .download import DataError
 
 DATASETS = {"tweeteval": tweeteval, "sentiment140": sentiment140}
+DEFAULT_OUT = {"tweeteval": "data/tweets.csv", "sentiment140": "data/sentiment140.csv"}
 
 
 def build_parser():
@@ -26,7 +27,8 @@ def build_parser():
     make.add_argument("--dataset", choices=tuple(DATASETS), default="tweeteval",
                       help="tweeteval: text,emoji,split (100,000 tweets); "
                            "sentiment140: text,polarity,split (1,600,000 tweets)")
-    make.add_argument("--out", default="data/tweets.csv", help="the CSV to write (default: %(default)s)")
+    make.add_argument("--out", default=None,
+                      help="the CSV to write (default: data/tweets.csv, or data/sentiment140.csv for sentiment140)")
     make.add_argument("--source", default=os.environ.get("TWEETS_SOURCE") or None,
                       help="local folder (or, for sentiment140, file) to read instead of downloading "
                            "(default: $TWEETS_SOURCE)")
@@ -47,7 +49,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     dataset = DATASETS[args.dataset]
     try:
-        summary = dataset.make_csv(args.out, source=args.source, base_url=args.base_url or dataset.BASE_URL)
+        summary = dataset.make_csv(args.out or DEFAULT_OUT[args.dataset], source=args.source,
+                                   base_url=args.base_url or dataset.BASE_URL)
     except DataError as err:
         print(f"make-data: {err}", file=sys.stderr)
         return 1

@@ -167,7 +167,7 @@ def write_rows(rows, path):
     return counts
 
 
-def make_csv(out_path="data/tweets.csv", source=None, base_url=BASE_URL, raw_dir=None):
+def make_csv(out_path="data/sentiment140.csv", source=None, base_url=BASE_URL, raw_dir=None):
     """Build ``out_path`` (columns ``text,polarity,split``) from Sentiment140; return a summary dict.
 
     The summary has ``path`` (the CSV's Path), ``splits`` (rows per split) and ``notes``

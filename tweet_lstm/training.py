@@ -10,6 +10,7 @@ by a restart it covers only the steps after it),
 once finished, ``done.json``.
 """
 
+import json
 import math
 import time
 from pathlib import Path
@@ -49,10 +50,13 @@ def read_history(run_dir):
     return pd.read_csv(path)
 
 
-def _end_of_epoch(model, run_dir, validate, budget, patience, verbose):
+def _end_of_epoch(model, run_dir, validate, budget, patience, keep_epochs, verbose):
     """The function ``fit_with_backups`` calls after each epoch: validate, keep the best, stop early."""
     def end_of_epoch(epoch, logs):
         started = time.perf_counter()
+        if keep_epochs:
+            with atomic_path(epoch_weights(run_dir, epoch), prefix=".saving-", suffix=".weights.h5") as tmp:
+                model.save_weights(tmp)
         score = float(validate(model))
         history = read_history(run_dir)
         history = history[history["epoch"] < epoch]  # a rerun of an epoch replaces its row
@@ -77,8 +81,37 @@ def _end_of_epoch(model, run_dir, validate, budget, patience, verbose):
     return end_of_epoch
 
 
+def epoch_weights(run_dir, epoch):
+    """Where ``train_resumably(keep_epochs=True)`` keeps the weights after epoch ``epoch``."""
+    return Path(run_dir) / "epochs" / f"epoch-{epoch:04d}.weights.h5"
+
+
+def load_epoch(model, run_dir, epoch):
+    """Load into ``model`` the weights (and optimizer state) ``train_resumably(keep_epochs=True)``
+    kept after epoch ``epoch`` in ``run_dir``; returns ``model``."""
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(epoch_weights(run_dir, epoch))
+    return model
+
+
+def _check_config(run_dir, config):
+    """Record ``config`` in ``run_dir/config.json``, or raise if the folder holds a run with another one."""
+    path = run_dir / "config.json"
+    if path.exists():
+        stored = json.loads(path.read_text())
+        differ = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k))
+        if differ:
+            raise ValueError(f"{run_dir} holds a run with other settings ({', '.join(differ)}: "
+                             f"{[stored.get(k) for k in differ]} there, {[config.get(k) for k in differ]} now); "
+                             "delete the folder to train again, or choose another run_dir")
+    else:
+        write_json_atomically(config, path)
+
+
 def train_resumably(model, train_data, validate, run_dir, time_budget_s, steps_per_epoch=None, max_epochs=100,
-                    patience=3, backup_every=100, learning_rate=None, callbacks=(), verbose=1):
+                    patience=3, backup_every=100, learning_rate=None, callbacks=(), keep_epochs=False, config=None,
+                    verbose=1):
     """Train for at most ``time_budget_s`` seconds of training time, validating after each epoch.
 
     ``train_data`` is a ``TweetBatches``/``TweetDataset``; an epoch is ``steps_per_epoch``
@@ -88,7 +121,10 @@ def train_resumably(model, train_data, validate, run_dir, time_budget_s, steps_p
     better one; training stops after ``patience`` epochs without a better score, when the
     budget is spent, or after ``max_epochs``. ``learning_rate``, a function of training
     minutes, sets the optimizer's rate before every step (``LearningRateByTime``). Extra
-    ``callbacks`` join the budget's; ``verbose`` prints one line per epoch.
+    ``callbacks`` join the budget's; ``keep_epochs`` keeps every epoch's weights
+    (``epoch_weights``); ``config``, a dict of JSON values describing the run (model size,
+    schedule, data), is kept in ``config.json`` and a rerun with another one raises
+    ``ValueError`` instead of resuming a different run; ``verbose`` prints one line per epoch.
 
     Rerun after an interruption, it resumes at the exact batch of the last backup (every
     ``backup_every`` batches), with the budget, the best score and the patience as they
@@ -102,6 +138,8 @@ def train_resumably(model, train_data, validate, run_dir, time_budget_s, steps_p
     if not callable(validate):
         raise TypeError(f"validate must be a function of the model returning a score, got {type(validate).__name__}")
     run_dir.mkdir(parents=True, exist_ok=True)
+    _check_config(run_dir, {"time_budget_s": time_budget_s, "steps_per_epoch": steps_per_epoch,
+                            "max_epochs": max_epochs, "patience": patience, **(config or {})})
     done, best = run_dir / "done.json", run_dir / "best.keras"
     if not done.exists():
         budget = TrainingTimeBudget(time_budget_s, run_dir / "budget.json")
@@ -109,11 +147,14 @@ def train_resumably(model, train_data, validate, run_dir, time_budget_s, steps_p
         if not budget.exhausted:
             fit_with_backups(model, train_data, run_dir / "backup", epochs=max_epochs, backup_every=backup_every,
                              callbacks=callbacks, steps_per_epoch=steps_per_epoch,
-                             end_of_epoch=_end_of_epoch(model, run_dir, validate, budget, patience, verbose))
+                             end_of_epoch=_end_of_epoch(model, run_dir, validate, budget, patience, keep_epochs,
+                                                                  verbose))
         history = read_history(run_dir)
         best_score = None if history.empty else float(history["validation"].min())
         write_json_atomically({"seconds_spent": budget.spent, "epochs": len(history),
                                "best_validation": best_score}, done)
     if best.exists():
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
         model.load_weights(best)
     return read_history(run_dir)
