@@ -62,3 +62,16 @@ def test_the_time_budget_counts_time_spent_inside_an_interrupted_epoch(tmp_path)
 def test_callbacks_reject_bad_arguments_naming_them(cls, kwargs, name):
     with pytest.raises(ValueError, match=name):
         cls(**kwargs)
+
+
+def test_the_c_heap_figures_see_an_array_come_and_go():
+    import numpy as np
+    from tweet_lstm.callbacks import malloc_heap_mb
+    before, _ = malloc_heap_mb()
+    if before != before:
+        pytest.skip("no glibc: the C heap figures are NaN")
+    array = np.ones(10**7)  # 80 MB
+    during, _ = malloc_heap_mb()
+    del array
+    after, _ = malloc_heap_mb()
+    assert during - before == pytest.approx(80, abs=2) and after == pytest.approx(before, abs=2)

@@ -1,5 +1,6 @@
 """Keras callbacks that watch training: steps across a restart, memory, progress, a time budget."""
 
+import ctypes
 import json
 import sys
 import time
@@ -47,6 +48,34 @@ def peak_rss_bytes():
     return peak if sys.platform == "darwin" else peak * 1024  # macOS reports bytes, Linux KiB
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def _mallinfo2():
+    """glibc's ``mallinfo2`` function, or None where there is no glibc (macOS, Windows, musl)."""
+    try:
+        function = ctypes.CDLL(None).mallinfo2
+    except (AttributeError, OSError):
+        return None
+    function.restype = _MallInfo2
+    return function
+
+
+def malloc_heap_mb():
+    """``(in_use, free)``: MB the C heap (glibc malloc, all threads' arenas) holds in use, and holds free.
+
+    Free memory stays resident until malloc gives it back, so a rise in RSS with no rise in
+    memory in use is memory the allocator keeps, not data. ``(nan, nan)`` without glibc.
+    """
+    function = _mallinfo2()
+    if function is None:
+        return float("nan"), float("nan")
+    info = function()
+    return (info.uordblks + info.hblkhd) / 1e6, info.fordblks / 1e6
+
+
 class MemoryRecorder(StepCounter):
     """Record this process's resident memory (RSS) and the training loss, every ``every`` steps.
 
@@ -54,8 +83,9 @@ class MemoryRecorder(StepCounter):
     before the first and one after the last step: ``epoch``, ``step`` (steps done in the
     epoch, counting those before a resume), ``tweets`` (``step * tweets_per_step``, capped
     at ``total_tweets``), ``seconds`` since the first ``fit`` began, ``rss_mb`` (1 MB =
-    10**6 bytes) and ``loss``, the mean training loss of the steps since the previous sample
-    (from Keras' running mean; NaN before the first step). ``peak_rss_mb`` is the highest
+    10**6 bytes), ``heap_in_use_mb`` and ``heap_free_mb`` (``malloc_heap_mb``) and ``loss``, the
+    mean training loss of the steps since the previous sample (from Keras' running mean; NaN
+    before the first step). ``peak_rss_mb`` is the highest
     sample; ``max_rss_mb`` is the process's own high-water mark, which also covers moments
     between samples and all it did before.
     """
@@ -76,6 +106,7 @@ class MemoryRecorder(StepCounter):
         self.rows.append({"epoch": self.epoch, "step": self.step, "tweets": tweets,
                           "seconds": time.perf_counter() - self._started,
                           "rss_mb": self._process.memory_info().rss / 1e6,
+                          **dict(zip(("heap_in_use_mb", "heap_free_mb"), malloc_heap_mb())),
                           "loss": total / steps if steps else float("nan")})
         self._sampled = (self._fit_steps, self._loss_sum)
 
@@ -103,8 +134,10 @@ class MemoryRecorder(StepCounter):
         super().on_epoch_end(epoch, logs)
 
     def frame(self):
-        """The samples as a DataFrame (columns epoch, step, tweets, seconds, rss_mb, loss)."""
-        return pd.DataFrame(self.rows, columns=["epoch", "step", "tweets", "seconds", "rss_mb", "loss"])
+        """The samples as a DataFrame (columns epoch, step, tweets, seconds, rss_mb, heap_in_use_mb,
+        heap_free_mb, loss)."""
+        return pd.DataFrame(self.rows, columns=["epoch", "step", "tweets", "seconds", "rss_mb", "heap_in_use_mb",
+                                                "heap_free_mb", "loss"])
 
     @property
     def peak_rss_mb(self):
