@@ -34,7 +34,8 @@ def build_sequence_model(units=256, embedding_dim=32, n_emojis=None, emoji_dim=1
     inputs, initial_state = text, None
     if n_emojis:
         emoji = keras.Input((1,), dtype="int32", name="emoji_id")
-        vector = keras.layers.Flatten()(keras.layers.Embedding(n_emojis, emoji_dim, name="emoji_embedding")(emoji))
+        emoji_vectors = keras.layers.Embedding(n_emojis, emoji_dim, name="emoji_embedding")(emoji)
+        vector = keras.layers.Flatten(name="emoji_vector")(emoji_vectors)
         initial_state = [keras.layers.Dense(units, activation="tanh", name="emoji_to_h")(vector),
                          keras.layers.Dense(units, name="emoji_to_c")(vector)]
         inputs = (text, emoji)
