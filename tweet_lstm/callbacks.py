@@ -2,7 +2,6 @@
 
 import ctypes
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import psutil
 
 from .checks import check_int, check_number
 from .files import write_json_atomically
+from .machine import peak_rss_bytes
 
 
 class StepCounter(keras.callbacks.Callback):
@@ -36,16 +36,6 @@ class StepCounter(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.offset = 0
-
-
-def peak_rss_bytes():
-    """This process's peak resident memory so far, in bytes, on Linux, macOS and Windows."""
-    try:
-        import resource
-    except ImportError:  # Windows
-        return psutil.Process().memory_info().peak_wset
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # macOS reports bytes, Linux KiB
 
 
 class _MallInfo2(ctypes.Structure):

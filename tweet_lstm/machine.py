@@ -1,7 +1,9 @@
-"""What machine a measurement ran on: the CPU, its cores and vector extensions, the memory."""
+"""What machine a measurement ran on (the CPU, its cores and vector extensions, the memory) and
+the peak memory of this process."""
 
 import os
 import platform
+import sys
 
 import psutil
 
@@ -38,3 +40,26 @@ def machine_description():
     vector = ", ".join(extensions) if extensions else ("no AVX-512" if flags else "vector extensions unknown")
     memory = psutil.virtual_memory().total / 2**30
     return f"{cpu_name()}, {cores} cores, {vector}, {memory:.0f} GiB of memory"
+
+
+def peak_rss_bytes():
+    """This process's peak resident memory so far, in bytes, on Linux, macOS and Windows.
+
+    On Linux it is ``VmHWM`` from ``/proc/self/status``: the high-water mark of this program
+    alone. (``ru_maxrss`` is not used there: Linux carries it over from the parent across
+    fork and exec, so a notebook kernel started by a large pytest process would report the
+    parent's peak.)
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # reported in kB (KiB)
+    except OSError:
+        pass
+    try:
+        import resource
+    except ImportError:  # Windows
+        return psutil.Process().memory_info().peak_wset
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # macOS reports bytes, other Unixes KiB
