@@ -1,6 +1,7 @@
 """Keras callbacks that watch training: steps across a restart, memory, progress, a time budget."""
 
 import ctypes
+import functools
 import json
 import time
 from pathlib import Path
@@ -43,8 +44,10 @@ class _MallInfo2(ctypes.Structure):
                                                      "fsmblks", "uordblks", "fordblks", "keepcost")]
 
 
+@functools.cache
 def _mallinfo2():
-    """glibc's ``mallinfo2`` function, or None where there is no glibc (macOS, Windows, musl)."""
+    """glibc's ``mallinfo2`` function, or None where there is no glibc (macOS, Windows, musl);
+    looked up once per process."""
     try:
         function = ctypes.CDLL(None).mallinfo2
     except (AttributeError, OSError):

@@ -8,28 +8,27 @@ import sys
 import psutil
 
 
-def cpu_name():
-    """The CPU's model name (from /proc/cpuinfo on Linux, the platform module elsewhere)."""
+def _first_line_value(path, prefix):
+    """What follows the ``:`` on the first line of ``path`` that starts with ``prefix``; None if
+    the file cannot be read (not Linux) or has no such line."""
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
+        with open(path, encoding="utf-8") as f:
             for line in f:
-                if line.startswith("model name"):
+                if line.startswith(prefix):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def cpu_name():
+    """The CPU's model name (from /proc/cpuinfo on Linux, the platform module elsewhere)."""
+    return _first_line_value("/proc/cpuinfo", "model name") or platform.processor() or platform.machine()
 
 
 def cpu_flags():
     """The CPU's feature flags as a set (Linux only; empty elsewhere)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+    return set((_first_line_value("/proc/cpuinfo", "flags") or "").split())
 
 
 def machine_description():
@@ -42,21 +41,24 @@ def machine_description():
     return f"{cpu_name()}, {cores} cores, {vector}, {memory:.0f} GiB of memory"
 
 
+def vmhwm_bytes():
+    """Linux's ``VmHWM`` (the high-water mark of this program's resident memory) in bytes; None
+    elsewhere. Writing ``5`` to ``/proc/self/clear_refs`` resets it to the current RSS."""
+    value = _first_line_value("/proc/self/status", "VmHWM:")
+    return None if value is None else int(value.split()[0]) * 1024  # reported in kB (KiB)
+
+
 def peak_rss_bytes():
     """This process's peak resident memory so far, in bytes, on Linux, macOS and Windows.
 
-    On Linux it is ``VmHWM`` from ``/proc/self/status``: the high-water mark of this program
-    alone. (``ru_maxrss`` is not used there: Linux carries it over from the parent across
-    fork and exec, so a notebook kernel started by a large pytest process would report the
-    parent's peak.)
+    On Linux it is ``vmhwm_bytes()``: the high-water mark of this program alone.
+    (``ru_maxrss`` is not used there: Linux carries it over from the parent across fork and
+    exec, so a notebook kernel started by a large pytest process would report the parent's
+    peak.)
     """
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024  # reported in kB (KiB)
-    except OSError:
-        pass
+    peak = vmhwm_bytes()
+    if peak is not None:
+        return peak
     try:
         import resource
     except ImportError:  # Windows

@@ -16,7 +16,6 @@ from . import sentiment140, tweeteval
 from .download import DataError
 
 DATASETS = {"tweeteval": tweeteval, "sentiment140": sentiment140}
-DEFAULT_OUT = {"tweeteval": "data/tweets.csv", "sentiment140": "data/sentiment140.csv"}
 
 
 def build_parser():
@@ -28,7 +27,8 @@ def build_parser():
                       help="tweeteval: text,emoji,split (100,000 tweets); "
                            "sentiment140: text,polarity,split (1,600,000 tweets)")
     make.add_argument("--out", default=None,
-                      help="the CSV to write (default: data/tweets.csv, or data/sentiment140.csv for sentiment140)")
+                      help=f"the CSV to write (default: {tweeteval.OUT_PATH}, "
+                           f"or {sentiment140.OUT_PATH} for sentiment140)")
     make.add_argument("--source", default=os.environ.get("TWEETS_SOURCE") or None,
                       help="local folder (or, for sentiment140, file) to read instead of downloading "
                            "(default: $TWEETS_SOURCE)")
@@ -49,7 +49,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     dataset = DATASETS[args.dataset]
     try:
-        summary = dataset.make_csv(args.out or DEFAULT_OUT[args.dataset], source=args.source,
+        summary = dataset.make_csv(args.out or dataset.OUT_PATH, source=args.source,
                                    base_url=args.base_url or dataset.BASE_URL)
     except DataError as err:
         print(f"make-data: {err}", file=sys.stderr)

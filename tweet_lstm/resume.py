@@ -87,11 +87,15 @@ class StepBackup(StepCounter):
         return target
 
 
-def _restore(model, path, strategy):
-    with strategy.scope():
+def restore_weights(model, path, strategy=None):
+    """Load weights and optimizer state from ``path`` into ``model`` under ``strategy`` (default:
+    the model's), building the optimizer first if it has not trained yet (an unbuilt optimizer
+    skips the saved state); returns ``model``."""
+    with (strategy or model.distribute_strategy).scope():
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
         model.load_weights(path)
+    return model
 
 
 def fit_with_backups(model, dataset, backup_dir, epochs=1, backup_every=100, callbacks=(), verbose=0,
@@ -131,7 +135,7 @@ def fit_with_backups(model, dataset, backup_dir, epochs=1, backup_every=100, cal
     per_epoch = per_pass if steps_per_epoch is None else check_int("steps_per_epoch", steps_per_epoch, minimum=1)
     epoch, batch, path = backup_position(backup_dir)
     if path is not None:
-        _restore(model, path, strategy)
+        restore_weights(model, path, strategy)
     resumed_from, history = (epoch, batch), []
     backup = StepBackup(backup_dir, backup_every, workers)
     callbacks = [backup, *callbacks]

@@ -38,6 +38,7 @@ from .download import DataError, fetch_file, remove_partial, sha256_of
 from .files import PART_SUFFIX, atomic_path
 
 BASE_URL = "http://cs.stanford.edu/people/alecmgo/"
+OUT_PATH = "data/sentiment140.csv"  # where make-data writes it by default
 ZIP_NAME = "trainingandtestdata.zip"
 MEMBER = "training.1600000.processed.noemoticon.csv"
 # From tensorflow/datasets, tensorflow_datasets/datasets/sentiment140/checksums.tsv (81,363,704 bytes).
@@ -167,7 +168,7 @@ def write_rows(rows, path):
     return counts
 
 
-def make_csv(out_path="data/sentiment140.csv", source=None, base_url=BASE_URL, raw_dir=None):
+def make_csv(out_path=OUT_PATH, source=None, base_url=BASE_URL, raw_dir=None):
     """Build ``out_path`` (columns ``text,polarity,split``) from Sentiment140; return a summary dict.
 
     The summary has ``path`` (the CSV's Path), ``splits`` (rows per split) and ``notes``

@@ -21,7 +21,7 @@ import pandas as pd
 from .callbacks import TrainingTimeBudget
 from .checks import check_int, check_number
 from .files import atomic_path, write_csv_atomically, write_json_atomically
-from .resume import fit_with_backups
+from .resume import fit_with_backups, restore_weights
 
 HISTORY_COLUMNS = ["epoch", "steps", "minutes", "loss", "validation", "learning_rate", "best"]
 
@@ -89,10 +89,7 @@ def epoch_weights(run_dir, epoch):
 def load_epoch(model, run_dir, epoch):
     """Load into ``model`` the weights (and optimizer state) ``train_resumably(keep_epochs=True)``
     kept after epoch ``epoch`` in ``run_dir``; returns ``model``."""
-    if model.optimizer is not None and not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
-    model.load_weights(epoch_weights(run_dir, epoch))
-    return model
+    return restore_weights(model, epoch_weights(run_dir, epoch))
 
 
 def _check_config(run_dir, config):
@@ -154,7 +151,5 @@ def train_resumably(model, train_data, validate, run_dir, time_budget_s, steps_p
         write_json_atomically({"seconds_spent": budget.spent, "epochs": len(history),
                                "best_validation": best_score}, done)
     if best.exists():
-        if model.optimizer is not None and not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
-        model.load_weights(best)
+        restore_weights(model, best)
     return read_history(run_dir)

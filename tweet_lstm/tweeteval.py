@@ -20,6 +20,7 @@ from .download import DataError, fetch_file, remove_partial, sha256_of
 from .files import PART_SUFFIX, write_csv_atomically
 
 BASE_URL = "https://raw.githubusercontent.com/cardiffnlp/tweeteval/main/datasets/emoji/"
+OUT_PATH = "data/tweets.csv"  # where make-data writes it by default
 SPLITS = ("train", "val", "test")
 FILES = ("mapping.txt",) + tuple(f"{split}_{kind}.txt" for split in SPLITS for kind in ("text", "labels"))
 
@@ -181,7 +182,7 @@ def _raw_tweets(raw_dir, source, base_url):
     return tweets, f"raw files: copied from {source} ({origin})"
 
 
-def make_csv(out_path="data/tweets.csv", source=None, base_url=BASE_URL, raw_dir=None):
+def make_csv(out_path=OUT_PATH, source=None, base_url=BASE_URL, raw_dir=None):
     """Build ``out_path`` (columns ``text,emoji,split``) from TweetEval emoji; return a summary dict.
 
     The summary has ``path`` (the CSV's Path), ``splits`` (rows per split) and ``notes``
