@@ -30,26 +30,29 @@ from tweet_lstm.ids import (END_ID, ID_VOCAB, PAD_ID, SPECIAL_TOKENS, START_ID, 
 
 # 4. The seed's windows and one-hot arrays, loop and vectorised --------------------------
 from tweet_lstm.windows import (METHODS, ONE_HOT_DTYPES, convert_tweet_to_xy, convert_tweet_to_xy_loop,  # noqa: F401
-                                convert_tweet_to_xy_vectorized, emoji_one_hot, encode_padded_tweets,
+                                convert_tweet_to_xy_vectorized, emoji_one_hot, encode_padded_tweets, one_hot_windows,
+                                padded_from_id_rows,
                                 get_series_data_from_tweet, get_x_bool_array, get_y_bool_array,
                                 strided_windows, windows_per_tweet, x_y_bool_array_to_sentence)
 
-# 5. Batches: the seed's generators, and TweetBatches (no Keras) ---------------------------
+# 5. Batches: the seed's generators; tweets prepared once into a store, batch i read by index --
 from tweet_lstm.generators import batch_generator, convert_tweet_to_xy_generator  # noqa: F401
-from tweet_lstm.batches import TweetBatches  # noqa: F401
+from tweet_lstm.store import TweetStore  # noqa: F401
+from tweet_lstm.prepare import prepare_tweets  # noqa: F401
+from tweet_lstm.batches import TweetBatches, WindowBatches  # noqa: F401
 
 # 6. Evaluation without TensorFlow: bits per character, n-gram and xz baselines --------------
 from tweet_lstm.evaluate import (CharNGramModel, sequence_bits_per_character,  # noqa: F401
                                  window_bits_per_character, xz_bits_per_character)
 
 # 7. The machine behind a measurement -----------------------------------------------------------
-from tweet_lstm.machine import machine_description  # noqa: F401
+from tweet_lstm.machine import machine_description, rss_kinds_bytes  # noqa: F401
 
 # 8. Names that need TensorFlow, imported quietly on first use ------------------------------------
 from tweet_lstm.quiet import import_tensorflow_quietly  # noqa: F401
 
 _NEEDS_TENSORFLOW = {
-    "tweet_lstm.dataset": ("TweetDataset", "tf_dataset"),
+    "tweet_lstm.dataset": ("TweetDataset", "WindowDataset", "tf_dataset"),
     "tweet_lstm.model": ("build_sequence_model", "layer_table", "sample_tweets"),
     "tweet_lstm.callbacks": ("MemoryRecorder", "ProgressLines", "StepCounter", "TrainingTimeBudget"),
     "tweet_lstm.resume": ("StepBackup", "backup_position", "fit_with_backups"),

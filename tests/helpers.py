@@ -32,9 +32,15 @@ def tweets_frame(n, emojis=("🔥", "🎄")):
                          "emoji": [emojis[i % len(emojis)] for i in range(n)]})
 
 
-def served_texts(batches):
-    """Every text a ``TweetBatches`` serves in its current epoch, in serving order."""
-    return [t for i in range(len(batches)) for t in batches.batch_tweets(i)["text"]]
+def toy_store(n, emojis=("🔥", "🎄")):
+    """``tweets_frame(n)`` as an in-memory ``TweetStore``."""
+    from tweet_lstm.store import TweetStore
+    return TweetStore.from_frame(tweets_frame(n, emojis))
+
+
+def served_texts(batches, epoch=0):
+    """Every text a ``TweetBatches`` serves in ``epoch``, in serving order."""
+    return [t for i in range(len(batches)) for t in batches.store.texts(batches.batch_rows(epoch, i))]
 
 
 def tiny_next_char_model():

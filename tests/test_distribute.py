@@ -9,6 +9,7 @@ from tweet_lstm.distribute import distribution_strategy, multi_worker_fit, tf_co
 from tweet_lstm.files import write_csv_atomically
 from tweet_lstm.model import build_sequence_model
 from tweet_lstm.resume import backup_position
+from tweet_lstm.prepare import prepare_tweets
 
 
 def test_distribution_strategy_rejects_an_unknown_name_and_default_reads_everything():
@@ -59,7 +60,7 @@ def test_the_multi_worker_patch_refuses_a_keras_it_was_not_written_for(monkeypat
 MULTI_WORKER_SCRIPT = """
 import json, os, sys
 sys.path.insert(0, sys.argv[1])
-csv, out, index, ports = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5].split(",")
+csv, store_dir, out, index, ports = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6].split(",")
 os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": [f"localhost:{p}" for p in ports]},
                                       "task": {"type": "worker", "index": index}})
 import keras, numpy as np
@@ -67,15 +68,16 @@ from tweet_lstm.dataset import TweetDataset
 from tweet_lstm.distribute import distribution_strategy
 from tweet_lstm.model import build_sequence_model
 from tweet_lstm.resume import fit_with_backups
+from tweet_lstm.prepare import prepare_tweets
 served = []
 
 class Logged(TweetDataset):
-    def __getitem__(self, index):
-        served.append([self.epoch, index, self.batch_tweets(index)["text"].tolist()])
-        return super().__getitem__(index)
+    def batch(self, epoch, index):
+        served.append([epoch, index, self.store.texts(self.batch_rows(epoch, index))])
+        return super().batch(epoch, index)
 
 strategy, shard = distribution_strategy("multi_worker")
-data = Logged(csv, batch_size=8, trim=True, shard=shard, seed=0)
+data = Logged(prepare_tweets(csv, store_dir), batch_size=8, shard=shard, seed=0)
 keras.utils.set_random_seed(index)  # different initial weights: the strategy must sync them
 with strategy.scope():
     model = build_sequence_model(units=8, embedding_dim=4)
@@ -109,11 +111,13 @@ def test_two_workers_on_localhost_train_every_tweet_once_an_epoch_in_sync(tmp_pa
     """
     frame = tweets_frame(96)
     csv = write_csv_atomically(frame, tmp_path / "t.csv")
+    prepare_tweets(csv, tmp_path / "store")  # once, before the workers: each reuses it
+    manifest = (tmp_path / "store" / "manifest.json").stat().st_mtime_ns
     script = tmp_path / "worker.py"
     script.write_text(MULTI_WORKER_SCRIPT)
     ports = ",".join(map(str, free_ports(2)))
     env = {k: v for k, v in SUBPROCESS_ENV.items() if k != "TF_CONFIG"}
-    workers = [start_script(script, csv, tmp_path / "run", i, ports, env=env) for i in range(2)]
+    workers = [start_script(script, csv, tmp_path / "store", tmp_path / "run", i, ports, env=env) for i in range(2)]
     try:
         for worker in workers:
             _, stderr = worker.communicate(timeout=180)
@@ -123,11 +127,12 @@ def test_two_workers_on_localhost_train_every_tweet_once_an_epoch_in_sync(tmp_pa
             if worker.poll() is None:
                 worker.kill()
     results = [json.loads((tmp_path / f"run-{i}.json").read_text()) for i in range(2)]
+    assert (tmp_path / "store" / "manifest.json").stat().st_mtime_ns == manifest
     assert [r["shard"] for r in results] == [[0, 2], [1, 2]]
     assert [r["replicas"] for r in results] == [2, 2] and [r["steps"] for r in results] == [24, 24]
     for epoch in range(2):
         trained = {}
-        for r in results:  # the first batch of a pass is also asked for once to learn the batch's shape
+        for r in results:  # each fit also reads its first batch once more, to learn the batch's structure
             for e, index, texts in r["served"]:
                 if e == epoch:
                     trained[(r["shard"][0], index)] = texts

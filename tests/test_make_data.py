@@ -23,9 +23,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tweet_lstm.batches import TweetBatches
 from tweet_lstm import sentiment140, tweeteval
+from tweet_lstm.batches import TweetBatches
 from tweet_lstm.make_data import main
+from tweet_lstm.prepare import prepare_tweets
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -361,10 +362,11 @@ def test_sentiment140_zip_over_http_gives_every_row_with_polarity_and_a_fixed_sp
     assert make_data(capsys, *args, "--out", tmp_path / "b" / "tweets.csv")[0] == 0
     assert (tmp_path / "b" / "tweets.csv").read_bytes() == data
     assert part_leftovers(tmp_path) == []
-    streamed = TweetBatches(tmp_path / "a" / "tweets.csv", batch_size=256, trim=True, bucket_batches=10)
-    served = sum(len(streamed.batch_tweets(i)) for i in range(len(streamed)))
-    assert served == streamed.n_rows == 20_000 - sum(streamed.dropped.values()), "no emoji column needed"
-    assert streamed.dropped["empty text"] == 0 and streamed[0][0].dtype == "int32"
+    store = prepare_tweets(tmp_path / "a" / "tweets.csv", tmp_path / "store", chunksize=3_000)
+    streamed = TweetBatches(store, batch_size=256, bucket_batches=10)
+    served = sum(len(streamed.batch_rows(0, i)) for i in range(len(streamed)))
+    assert served == len(store) == 20_000 - sum(store.manifest["dropped"].values()), "no emoji column needed"
+    assert store.manifest["dropped"]["empty text"] == 0 and streamed[0][0].dtype == "int32"
 
 
 def test_split_of_is_a_pinned_function_of_the_tweet_id_alone():

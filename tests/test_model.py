@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.helpers import tweets_frame
+from tests.helpers import toy_store, tweets_frame
 from tweet_lstm.batches import TweetBatches
 from tweet_lstm.evaluate import sequence_bits_per_character
 from tweet_lstm.ids import ID_VOCAB, PAD_ID, START_ID, UNK_ID, encode_tweets_to_ids
@@ -52,7 +52,7 @@ def test_build_sequence_model_bad_input_names_the_argument(kwargs, name):
 def test_a_model_with_zero_weights_scores_log2_of_its_vocabulary(small_model):
     model = keras.models.clone_model(small_model)
     model.set_weights([np.zeros_like(w) for w in small_model.get_weights()])
-    batches = TweetBatches(tweets_frame(40), batch_size=16, shuffle=False)
+    batches = TweetBatches(toy_store(40), batch_size=16, shuffle=False)
     bits, n = sequence_bits_per_character(model, batches)
     assert bits == pytest.approx(np.log2(len(ID_VOCAB)))
     assert n == sum(len(t) for t in tweets_frame(40)["text"].str.strip())

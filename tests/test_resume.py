@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import load_weights, run_script, start_script, tweets_frame
+from tests.helpers import load_weights, run_script, start_script, toy_store, tweets_frame
+from tests.test_dataset import LoggedDataset
 from tweet_lstm.dataset import TweetDataset
 from tweet_lstm.callbacks import MemoryRecorder
 from tweet_lstm.files import write_csv_atomically
@@ -14,7 +15,7 @@ from tweet_lstm.resume import StepBackup, backup_position, fit_with_backups
 
 
 def test_fit_with_backups_records_memory_and_a_finished_run_trains_nothing_again(tmp_path):
-    data = TweetDataset(tweets_frame(100), batch_size=10, trim=True)
+    data = TweetDataset(toy_store(100), batch_size=10)
     model = build_sequence_model(units=8, embedding_dim=4)
     memory = MemoryRecorder(every=3, tweets_per_step=10, total_tweets=100)
     result = fit_with_backups(model, data, tmp_path / "backup", epochs=2, backup_every=4, callbacks=[memory])
@@ -22,6 +23,7 @@ def test_fit_with_backups_records_memory_and_a_finished_run_trains_nothing_again
     assert backup_position(tmp_path / "backup")[:2] == (2, 0)
     assert [p.name for p in (tmp_path / "backup").iterdir()] == ["epoch-0002-batch-00000000.weights.h5"]
     frame = memory.frame()
+    assert {"epoch", "step", "tweets", "seconds", "rss_mb", "loss"} <= set(frame.columns)
     assert frame.query("epoch == 0")["step"].tolist() == [0, 3, 6, 9, 10]
     assert frame["tweets"].max() == 100 and (frame["rss_mb"] > 0).all()
     epoch_0 = frame.query("epoch == 0")
@@ -33,7 +35,7 @@ def test_fit_with_backups_records_memory_and_a_finished_run_trains_nothing_again
 
 
 def test_epochs_of_a_fixed_number_of_steps_run_across_passes_and_call_end_of_epoch_first(tmp_path):
-    data = TweetDataset(tweets_frame(50), batch_size=10)  # 5 batches a pass
+    data = LoggedDataset(toy_store(50), batch_size=10)  # 5 batches a pass
     model = build_sequence_model(units=8, embedding_dim=4)
     seen = []
 
@@ -43,7 +45,9 @@ def test_epochs_of_a_fixed_number_of_steps_run_across_passes_and_call_end_of_epo
 
     result = fit_with_backups(model, data, tmp_path / "b", epochs=3, steps_per_epoch=3, backup_every=100,
                               end_of_epoch=end_of_epoch)
-    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 9 and data.epoch == 1
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 9
+    assert data.pipeline_batches == [(0, 0), (0, 1), (0, 2), (0, 3), (0, 4), (1, 0), (1, 1), (1, 2), (1, 3)], \
+        "global steps 0..8: pass 0's five batches, then pass 1's"
     assert seen == [(0, (0, 0)), (1, (1, 0)), (2, (2, 0))], "each epoch's backup comes after end_of_epoch"
     assert [h["score"] for h in result["history"]] == [0.0, 1.0, 2.0]
 
@@ -54,10 +58,14 @@ def test_a_stop_mid_epoch_backs_up_the_exact_batch(tmp_path):
             if batch == 3:
                 self.model.stop_training = True
 
-    data = TweetDataset(tweets_frame(100), batch_size=10)
+    data = LoggedDataset(toy_store(100), batch_size=10)
     model = build_sequence_model(units=8, embedding_dim=4)
     fit_with_backups(model, data, tmp_path / "b", epochs=2, callbacks=[StopAtFour()])
     assert backup_position(tmp_path / "b")[:2] == (0, 4)
+    data.pipeline_batches.clear()
+    result = fit_with_backups(model, data, tmp_path / "b", epochs=1)
+    assert result["resumed_from"] == (0, 4) and result["steps"] == 6
+    assert data.pipeline_batches == [(0, i) for i in range(4, 10)], "the rerun starts at the batch after the stop"
 
 
 def test_fit_with_backups_bad_input_names_the_argument(tmp_path):
@@ -65,9 +73,9 @@ def test_fit_with_backups_bad_input_names_the_argument(tmp_path):
     with pytest.raises(TypeError, match="dataset"):
         fit_with_backups(model, [1, 2, 3], tmp_path)
     with pytest.raises(ValueError, match="shard"):
-        fit_with_backups(model, TweetDataset(tweets_frame(100), batch_size=10, shard=(0, 2)), tmp_path)
+        fit_with_backups(model, TweetDataset(toy_store(100), batch_size=10, shard=(0, 2)), tmp_path)
     with pytest.raises(ValueError, match="epochs"):
-        fit_with_backups(model, TweetDataset(tweets_frame(100), batch_size=10), tmp_path, epochs=0)
+        fit_with_backups(model, TweetDataset(toy_store(100), batch_size=10), tmp_path, epochs=0)
     with pytest.raises(ValueError, match="every"):
         StepBackup(tmp_path, every=0)
 
@@ -75,15 +83,26 @@ def test_fit_with_backups_bad_input_names_the_argument(tmp_path):
 RESUME_SCRIPT = """
 import json, os, signal, sys
 sys.path.insert(0, sys.argv[1])
-csv, backup_dir, out, kill_epoch, kill_step = sys.argv[2:5] + [int(a) for a in sys.argv[5:7]]
+csv, store_dir, backup_dir, out = sys.argv[2:6]
+kill_epoch, kill_step = int(sys.argv[6]), int(sys.argv[7])
 import keras, numpy as np, tensorflow as tf
 from tweet_lstm.callbacks import StepCounter
 from tweet_lstm.dataset import TweetDataset
 from tweet_lstm.model import build_sequence_model
 from tweet_lstm.resume import fit_with_backups
+from tweet_lstm.prepare import prepare_tweets
 tf.config.experimental.enable_op_determinism()
 keras.utils.set_random_seed(0)
-data = TweetDataset(csv, batch_size=10, trim=True, bucket_batches=3, seed=5)
+if kill_epoch == -2:  # die while preparing the store: after its first chunk of 50 tweets is written
+    import tweet_lstm.prepare
+    to_ids, chunks = tweet_lstm.prepare.texts_to_ids, []
+    def dying(texts):
+        chunks.append(len(texts))
+        if len(chunks) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return to_ids(texts)
+    tweet_lstm.prepare.texts_to_ids = dying
+data = TweetDataset(prepare_tweets(csv, store_dir, chunksize=50), batch_size=10, bucket_batches=3, seed=5)
 model = build_sequence_model(units=8, embedding_dim=4)
 
 class Trace(StepCounter):
@@ -109,6 +128,8 @@ def test_a_killed_run_resumes_at_its_last_backup_and_trains_every_batch_exactly_
     of epoch 1 (backup at step 4 of that epoch); the third finishes. Each resumes right
     after its backup, so together they train each (epoch, step) once, as an uninterrupted
     run does, and end with the same weights (op determinism on, same shuffled order).
+    Before them a run is killed while it prepares the CSV: it leaves no store (only a
+    partial folder beside it); the first run prepares a whole one and the others reuse it.
     """
     csv = write_csv_atomically(tweets_frame(120), tmp_path / "t.csv")
     script = tmp_path / "resume.py"
@@ -118,17 +139,27 @@ def test_a_killed_run_resumes_at_its_last_backup_and_trains_every_batch_exactly_
         lines = (tmp_path / f"{name}.steps").read_text().split()
         return list(zip(map(int, lines[::2]), map(int, lines[1::2])))
 
-    reference = start_script(script, csv, tmp_path / "reference_backup", tmp_path / "reference", -1, -1)
-    positions = []
+    reference = start_script(script, csv, tmp_path / "reference_store", tmp_path / "reference_backup",
+                             tmp_path / "reference", -1, -1)
+    preparing = start_script(script, csv, tmp_path / "store", tmp_path / "backup", tmp_path / "preparing", -2, -2)
+    _, stderr = preparing.communicate(timeout=180)
+    assert preparing.returncode == -9, stderr[-3000:]
+    assert not (tmp_path / "store").exists() and list(tmp_path.glob(".store.partial-*")), "killed mid-write"
+    positions, stores = [], []
     for name, kill in [("first", (0, 7)), ("second", (1, 6)), ("third", (-1, -1))]:
-        process = start_script(script, csv, tmp_path / "backup", tmp_path / name, *kill)
+        process = start_script(script, csv, tmp_path / "store", tmp_path / "backup", tmp_path / name, *kill)
         _, stderr = process.communicate(timeout=180)
         assert process.returncode == (-9 if kill[0] >= 0 else 0), stderr[-3000:]
         positions.append(backup_position(tmp_path / "backup")[:2])
+        files = sorted((tmp_path / "store").iterdir())
+        stores.append([(p.name, p.stat().st_ino, p.stat().st_mtime_ns) for p in files])
     _, stderr = reference.communicate(timeout=180)
     assert reference.returncode == 0, stderr[-3000:]
 
     assert positions == [(0, 4), (1, 4), (2, 0)]
+    assert stores[0] == stores[1] == stores[2] and "manifest.json" in [name for name, *_ in stores[0]], \
+        "the store is prepared once and reused untouched by the runs after a kill"
+    assert not list(tmp_path.glob(".store.partial-*")), "the half-written one was cleared away"
     epoch = lambda e, first, last: [(e, s) for s in range(first, last + 1)]  # noqa: E731
     assert steps("reference") == epoch(0, 1, 12) + epoch(1, 1, 12)
     assert steps("first") == epoch(0, 1, 7)
@@ -154,13 +185,14 @@ from tweet_lstm.dataset import TweetDataset
 from tweet_lstm.distribute import distribution_strategy
 from tweet_lstm.model import build_sequence_model
 from tweet_lstm.resume import fit_with_backups
+from tweet_lstm.prepare import prepare_tweets
 keras.utils.set_random_seed(0)
 initial = build_sequence_model(units=16, embedding_dim=8).get_weights()
 np.savez(out + "-initial.npz", *initial)
 results = {}
 for name, devices in [("default", None), ("mirrored", ["/cpu:0", "/cpu:1"])]:
     strategy, shard = distribution_strategy(name, devices=devices)
-    data = TweetDataset(csv, batch_size=16, shuffle=False, trim=True, shard=shard)
+    data = TweetDataset(prepare_tweets(csv, out + "-store"), batch_size=16, shuffle=False, shard=shard)
     with strategy.scope():
         model = build_sequence_model(units=16, embedding_dim=8)
     model.set_weights(initial)

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.helpers import load_weights, start_script, tweets_frame
+from tests.helpers import load_weights, start_script, toy_store, tweets_frame
 from tweet_lstm.dataset import TweetDataset
 from tweet_lstm.files import write_csv_atomically, write_json_atomically
 from tweet_lstm.model import build_sequence_model
@@ -17,7 +17,7 @@ def scores_by_epoch(scores, steps_per_epoch):
 
 
 def test_the_best_model_is_kept_and_early_stopping_counts_epochs_without_a_better_score(tmp_path):
-    data = TweetDataset(tweets_frame(60), batch_size=10)
+    data = TweetDataset(toy_store(60), batch_size=10)
     model = build_sequence_model(units=8, embedding_dim=4)
     history = train_resumably(model, data, scores_by_epoch([5.0, 4.0, 4.5, 3.0, 3.5, 3.2, 3.1, 9.0], 3),
                               tmp_path, time_budget_s=600, steps_per_epoch=3, patience=3, verbose=0)
@@ -37,7 +37,7 @@ def test_the_best_model_is_kept_and_early_stopping_counts_epochs_without_a_bette
 def test_a_spent_budget_carries_over_a_restart_and_trains_nothing(tmp_path):
     write_json_atomically({"seconds_spent": 61.0, "epoch": 3}, tmp_path / "budget.json")
     model = build_sequence_model(units=8, embedding_dim=4)
-    history = train_resumably(model, TweetDataset(tweets_frame(40), batch_size=10), lambda m: 1.0, tmp_path,
+    history = train_resumably(model, TweetDataset(toy_store(40), batch_size=10), lambda m: 1.0, tmp_path,
                               time_budget_s=60, verbose=0)
     assert history.empty and int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 0
     assert json.loads((tmp_path / "done.json").read_text())["seconds_spent"] == 61.0
@@ -45,7 +45,7 @@ def test_a_spent_budget_carries_over_a_restart_and_trains_nothing(tmp_path):
 
 def test_a_learning_rate_by_minutes_sets_the_optimizer_before_every_step(tmp_path):
     model = build_sequence_model(units=8, embedding_dim=4, learning_rate=1.0)
-    history = train_resumably(model, TweetDataset(tweets_frame(40), batch_size=10), lambda m: 1.0, tmp_path,
+    history = train_resumably(model, TweetDataset(toy_store(40), batch_size=10), lambda m: 1.0, tmp_path,
                               time_budget_s=600, max_epochs=2, learning_rate=lambda minutes: 1e-3 / (1 + minutes),
                               verbose=0)
     assert np.allclose(history["learning_rate"], 1e-3 / (1 + history["minutes"]), rtol=0.05)
@@ -58,7 +58,7 @@ def test_a_learning_rate_by_minutes_sets_the_optimizer_before_every_step(tmp_pat
 def test_train_resumably_bad_input_names_the_argument(tmp_path, kwargs, error, name):
     params = dict(validate=lambda m: 1.0, time_budget_s=60) | kwargs
     with pytest.raises(error, match=name):
-        train_resumably(build_sequence_model(units=4), TweetDataset(tweets_frame(20), batch_size=10),
+        train_resumably(build_sequence_model(units=4), TweetDataset(toy_store(20), batch_size=10),
                         run_dir=tmp_path, **params)
 
 
@@ -70,6 +70,7 @@ import keras, numpy as np, tensorflow as tf
 from tweet_lstm.callbacks import StepCounter
 from tweet_lstm.dataset import TweetDataset
 from tweet_lstm.model import build_sequence_model
+from tweet_lstm.prepare import prepare_tweets
 from tweet_lstm.training import train_resumably
 tf.config.experimental.enable_op_determinism()
 keras.utils.set_random_seed(0)
@@ -87,7 +88,7 @@ class Kill(StepCounter):
         if (self.epoch, self.step) == (kill_epoch, kill_step):
             os.kill(os.getpid(), signal.SIGKILL)
 
-data = TweetDataset(csv, batch_size=10, trim=True, seed=3)
+data = TweetDataset(prepare_tweets(csv, run_dir + "-store"), batch_size=10, seed=3)
 model = build_sequence_model(units=8, embedding_dim=4)
 train_resumably(model, data, validate, run_dir, time_budget_s=600, steps_per_epoch=STEPS, max_epochs=6,
                 patience=2, backup_every=1, callbacks=[Kill()], verbose=0)
@@ -135,7 +136,7 @@ def test_a_run_killed_mid_epoch_resumes_with_its_best_model_and_patience_and_end
 
 
 def test_a_run_folder_holding_a_run_with_other_settings_is_an_error_not_a_resume(tmp_path):
-    data = TweetDataset(tweets_frame(40), batch_size=10)
+    data = TweetDataset(toy_store(40), batch_size=10)
     train_resumably(build_sequence_model(units=4), data, lambda m: 1.0, tmp_path, 60, max_epochs=1,
                     config={"units": 4}, verbose=0)
     with pytest.raises(ValueError, match=r"holds a run with other settings \(units: \[4\] there, \[8\] now\)"):

@@ -6,9 +6,11 @@ import pytest
 
 from tests.helpers import TOY
 from tweet_lstm.generators import batch_generator, convert_tweet_to_xy_generator
+from tweet_lstm.ids import encode_tweets_to_ids
 from tweet_lstm.text import get_emojis_list, get_universal_chars_list, pad_text
-from tweet_lstm.windows import (METHODS, convert_tweet_to_xy, get_series_data_from_tweet, get_x_bool_array,
-                                get_y_bool_array, strided_windows, windows_per_tweet, x_y_bool_array_to_sentence)
+from tweet_lstm.windows import (METHODS, convert_tweet_to_xy, encode_padded_tweets, get_series_data_from_tweet,
+                                get_x_bool_array, get_y_bool_array, one_hot_windows, padded_from_id_rows,
+                                strided_windows, windows_per_tweet, x_y_bool_array_to_sentence)
 
 CHARS, CHAR_INDEX = get_universal_chars_list()
 
@@ -70,6 +72,26 @@ def test_strided_windows_are_views_of_each_slice_and_its_next_row(trailing):
         for w in range(k):
             np.testing.assert_array_equal(windows[i, w], padded[i, w * 4:w * 4 + 6])
             np.testing.assert_array_equal(next_rows[i, w], padded[i, w * 4 + 6])
+
+
+@pytest.mark.parametrize("length", [20, 160])
+def test_whole_tweet_id_rows_become_the_seeds_left_padded_rows(length):
+    texts = ["", "a", "hello, world!", "x" * (length - 1), "y" * length, "z" * (length + 30), "£ {|} ~"]
+    padded = padded_from_id_rows(encode_tweets_to_ids(texts, length), length)
+    assert padded.shape == (len(texts), length) and padded.dtype == np.uint8
+    np.testing.assert_array_equal(padded, encode_padded_tweets(texts, length))
+    assert ["".join(CHARS[i] for i in row) for row in padded] == [pad_text(t, length) for t in texts]
+
+
+@pytest.mark.parametrize("tweets_per_block", [1, 3, 64])
+@pytest.mark.parametrize("dtype", [bool, np.float32])
+def test_one_hot_windows_of_padded_rows_are_convert_tweet_to_xy_in_any_block_size(tweets_per_block, dtype):
+    texts = TOY["text"].tolist() * 3 + ["short", ""]
+    x, y = one_hot_windows(encode_padded_tweets(texts, 90), 30, 4, dtype, tweets_per_block=tweets_per_block)
+    ex, ey = convert_tweet_to_xy(texts, 90, 30, 4, method="loop", dtype=dtype)
+    assert x.dtype == y.dtype == np.dtype(dtype) and x.shape == (8 * 15, 30, 93)
+    np.testing.assert_array_equal(x, ex)
+    np.testing.assert_array_equal(y, ey)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -13,9 +13,10 @@
 | ``ids`` | whole tweets as rows of integer ids, and back | no |
 | ``windows`` | the seed's windows and one-hot arrays, loop and vectorised | no |
 | ``generators`` | the seed's batch generators | no |
-| ``rows`` | row sources for streaming: a DataFrame, or a CSV read block by block | no |
-| ``batches`` | ``TweetBatches``: order, shuffling, shards, length buckets, encoding | no |
-| ``dataset`` | ``TweetDataset`` (a ``keras.utils.PyDataset``) and its ``tf.data`` view | yes |
+| ``store`` | ``TweetStore``: tweets as ids and offsets, memory-mapped, read by index | no |
+| ``prepare`` | ``prepare_tweets``: a tweets CSV prepared once into a store folder | no |
+| ``batches`` | batch ``i`` of epoch ``e`` from ``(seed, e, i)``: shuffle, buckets, shards; ids or windows | no |
+| ``dataset`` | ``TweetDataset``/``WindowDataset`` (``keras.utils.PyDataset``) and ``tf_dataset`` | yes |
 | ``model`` | the whole-sequence LSTM and sampling from it | yes |
 | ``evaluate`` | bits per character: models, a character n-gram, ``xz`` | no |
 | ``callbacks`` | callbacks that count steps across a restart: memory, progress, time budget | yes |

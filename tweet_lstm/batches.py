@@ -1,24 +1,22 @@
-"""``TweetBatches``: which tweets make batch ``i`` of an epoch, and their arrays.
+"""Which tweets make batch ``i`` of epoch ``e``, and their arrays: a pure function of ``(seed, e, i)``.
 
-The batch logic of ``TweetDataset`` without Keras: a row source (``FrameRows`` or
-``CsvRows``) is cut into blocks of ``batch_size * bucket_batches`` rows; each epoch visits
-this shard's blocks in a shuffled order, sorts each block's tweets by length (so a batch
-holds tweets of similar length), and cuts it into batches. Every tweet is served exactly
-once per epoch, and the order depends only on ``seed`` and the epoch number.
+Each epoch deals every tweet of a ``TweetStore`` out in a new random order (a global
+shuffle), cuts that order into windows of ``bucket_batches`` batches, sorts each window's
+tweets by length (so a batch holds tweets of similar length and is trimmed to little
+padding), cuts it into batches and shuffles the batches within the window. Shard ``k`` of
+``n`` serves the global batches ``k, k + n, k + 2n, ...``. Nothing is kept between calls
+but the last epoch's order (8 bytes a tweet), so any batch of any epoch can be asked for in
+any order, by any process: resuming is knowing ``(epoch, batch)``.
 """
 
 import threading
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from .checks import check_choice, check_int, check_number
-from .ids import encode_tweets_to_ids
-from .rows import CsvRows, FrameRows
-from .windows import check_dtype, check_window_params, convert_tweet_to_xy, emoji_one_hot, windows_per_tweet
-
-MODES = ("ids", "one_hot")
+from .checks import check_int, check_number
+from .store import TweetStore
+from .windows import check_dtype, check_window_params, one_hot_windows, padded_from_id_rows
 
 
 def check_shard(shard):
@@ -33,141 +31,142 @@ def check_shard(shard):
     return index, count
 
 
+def as_store(store):
+    """``store`` as a ``TweetStore``: one already, or the folder of a prepared store."""
+    if isinstance(store, TweetStore):
+        return store
+    if isinstance(store, (str, Path)):
+        return TweetStore.open(store)
+    raise TypeError(f"store must be a TweetStore or the folder of a prepared store, got {type(store).__name__} "
+                    "(make one with prepare_tweets(csv_path, store_dir) or TweetStore.from_frame(frame))")
+
+
 class TweetBatches:
-    """Batches of tweets: one-hot windows (``mode="one_hot"``) or whole-tweet ids (``mode="ids"``).
+    """Batches of whole tweets as ids: ``x`` and ``y`` ``(batch, width - 1)`` int32, ``y`` one id ahead.
 
-    ``tweets`` is a DataFrame, the path of a tweets CSV (streamed, never loaded whole), or
-    a ``FrameRows``/``CsvRows``. ``mode="ids"``: ``x`` and ``y`` are ``(batch, width - 1)``
-    int32 (``encode_tweets_to_ids`` rows without their last / first id); with ``emoji_set``
-    ``x`` is ``(text_ids, emoji_ids)`` with ``emoji_ids`` ``(batch, 1)`` int32, and
-    ``emoji_dropout`` replaces that share of emoji ids (chosen from ``seed``, the epoch and
-    the batch) by ``no_emoji_id = len(emoji_set)``: a model built with
-    ``n_emojis=len(emoji_set) + 1`` then also learns tweets without their emoji
-    (``emoji_dropout=1.0`` scores it so). ``mode="one_hot"``: ``convert_tweet_to_xy``'s
-    ``(x, y)`` of ``dtype``, ``x`` as ``(x_text, x_emoji)`` with ``emoji_set``.
-
-    ``trim=True`` makes each id batch only as wide as its bucket; ``shard=(index, count)``
-    keeps every ``count``-th block starting at ``index``; ``clean`` applies
-    ``clean_tweet_text`` (tweets it empties are dropped and counted in ``dropped``).
+    ``store`` is a ``TweetStore`` (or a prepared store's folder). ``shuffle=False`` serves
+    the same order every epoch (for scoring): the store's, sorted by length within each
+    window of ``bucket_batches`` batches (``bucket_batches=1`` keeps it exactly). With ``emoji=True`` ``x`` is
+    ``(text_ids, emoji_ids)``, ``emoji_ids`` ``(batch, 1)`` int32, the store's emoji index or
+    ``no_emoji_id = len(store.emojis)`` for a tweet without one; ``emoji_dropout`` hides that
+    share of emojis (``no_emoji_id``), so a model also learns tweets without their emoji
+    (``emoji_dropout=1.0`` scores it so). A batch is as wide as its longest tweet needs
+    (``TweetStore.id_rows``). ``shard=(k, n)``: this process's share of every epoch.
+    Batch ``index`` of ``epoch`` is ``batch(epoch, index)``; ``self[index]`` is that batch of
+    ``self.epoch``, which ``on_epoch_end`` advances (the Keras protocol).
     """
 
-    def __init__(self, tweets, batch_size=64, mode="ids", emoji_set=None, length=160, window_size=64,
-                 step=3, dtype=np.float32, shuffle=True, seed=0, clean=True, shard=(0, 1), trim=False,
-                 bucket_batches=1, emoji_dropout=0.0):
+    def __init__(self, store, batch_size=64, shuffle=True, seed=0, shard=(0, 1), bucket_batches=16, emoji=False,
+                 emoji_dropout=0.0):
+        self.store = as_store(store)
         self.batch_size = check_int("batch_size", batch_size, minimum=1)
-        self.mode = check_choice("mode", mode, MODES)
-        self.length = check_int("length", length, minimum=1)
-        if mode == "one_hot":
-            self.length, self.window_size, self.step = check_window_params(length, window_size, step)
-            self.dtype = check_dtype(dtype)
-        self.emoji_set = None if emoji_set is None else list(emoji_set)
-        if self.emoji_set is not None and len(set(self.emoji_set)) != len(self.emoji_set):
-            raise ValueError(f"emoji_set has repeated emojis: {self.emoji_set}")
-        self.emoji_dropout = check_number("emoji_dropout", emoji_dropout, minimum=0.0, maximum=1.0)
-        if self.emoji_dropout and (self.emoji_set is None or mode != "ids"):
-            raise ValueError("emoji_dropout needs emoji_set and mode='ids'")
-        self.shuffle, self.trim = bool(shuffle), bool(trim)
-        self.seed = check_int("seed", seed)
+        self.shuffle, self.seed = bool(shuffle), check_int("seed", seed, minimum=0)
         self.shard = check_shard(shard)
-        self.block_rows = self.batch_size * check_int("bucket_batches", bucket_batches, minimum=1)
-        self.rows = self._row_source(tweets, clean)
-        self.n_rows = self.rows.n_rows
-        self.blocks = np.arange(self.shard[0], len(self.rows.block_sizes), self.shard[1])
-        if self.batches_in_blocks(self.blocks) == 0:
-            raise ValueError(f"{self.n_rows} tweets make {len(self.rows.block_sizes)} block(s) of "
-                             f"{self.block_rows} rows: none for shard {self.shard}")
-        self._cache, self._cache_lock = (None, None), threading.Lock()
-        self.set_epoch(0)
-
-    def _row_source(self, tweets, clean):
-        if isinstance(tweets, (FrameRows, CsvRows)):
-            if tweets.block_rows != self.block_rows:
-                raise ValueError(f"tweets has blocks of {tweets.block_rows} rows; batch_size * bucket_batches "
-                                 f"is {self.block_rows}")
-            return tweets
-        if isinstance(tweets, pd.DataFrame):
-            return FrameRows(tweets, self.block_rows, clean=clean, emoji_set=self.emoji_set)
-        if isinstance(tweets, (str, Path)):
-            return CsvRows(Path(tweets), self.block_rows, clean=clean, emoji_set=self.emoji_set)
-        raise TypeError(f"tweets must be a DataFrame or the path of a CSV file, got {type(tweets).__name__}")
-
-    @property
-    def dropped(self):
-        """Rows of the source that are not served, by reason (e.g. ``empty after cleaning``)."""
-        return self.rows.dropped
+        self.bucket_batches = check_int("bucket_batches", bucket_batches, minimum=1)
+        self.emoji = bool(emoji)
+        if self.emoji and self.store.emoji is None:
+            raise ValueError("emoji=True needs each tweet's emoji, and this store has no emoji column "
+                             "(its CSV had none)")
+        self.emoji_dropout = check_number("emoji_dropout", emoji_dropout, minimum=0.0, maximum=1.0)
+        if self.emoji_dropout and not self.emoji:
+            raise ValueError("emoji_dropout needs emoji=True")
+        window = self.batch_size * self.bucket_batches
+        n = len(self.store)
+        self.n_batches = (n // window) * self.bucket_batches + -(-(n % window) // self.batch_size)
+        if len(self) == 0:
+            raise ValueError(f"{n} tweets make {self.n_batches} batch(es) of {self.batch_size}: none for "
+                             f"shard {self.shard}")
+        self.epoch, self._order, self._window, self._lock = 0, (None, None), (None, None), threading.Lock()
 
     @property
     def no_emoji_id(self):
-        """The emoji id that stands for "no emoji": ``len(emoji_set)``."""
-        return None if self.emoji_set is None else len(self.emoji_set)
-
-    def batches_in_block(self, block):
-        """Number of batches block ``block`` makes (the last may be smaller than ``batch_size``)."""
-        return -(-int(self.rows.block_sizes[block]) // self.batch_size)
-
-    def batches_in_blocks(self, blocks):
-        """Number of batches the blocks ``blocks`` make together."""
-        return sum(self.batches_in_block(block) for block in blocks)
+        """The emoji id that stands for "no emoji": ``len(store.emojis)`` (None without ``emoji``)."""
+        return len(self.store.emojis) if self.emoji else None
 
     def __len__(self):
-        return len(self._order)
+        """Batches of this shard in an epoch."""
+        index, count = self.shard
+        return len(range(index, self.n_batches, count))
 
-    def _rng(self, *extra):
-        return np.random.default_rng([self.seed, self.epoch, *extra])
+    def batches_per_worker(self):
+        """Batches each of the shards serves when they train in step: the fewest any shard has."""
+        return self.n_batches // self.shard[1]
 
-    def set_epoch(self, epoch):
-        """Serve epoch ``epoch``'s order (it depends only on ``seed`` and ``epoch``)."""
-        self.epoch = check_int("epoch", epoch, minimum=0)
-        blocks = self._rng().permutation(self.blocks) if self.shuffle else self.blocks
-        order = []
-        for block in blocks:
-            subs = np.arange(self.batches_in_block(block))
-            if self.shuffle:
-                subs = self._rng(3, int(block)).permutation(subs)
-            order.extend((int(block), int(sub)) for sub in subs)
-        self._order = order
+    def _rng(self, *key):
+        return np.random.default_rng([self.seed, *key])
 
-    def on_epoch_end(self):
-        self.set_epoch(self.epoch + 1)
+    def epoch_order(self, epoch):
+        """Every tweet of the store once, in ``epoch``'s order (int64 indices; kept for the last epoch asked)."""
+        epoch = check_int("epoch", epoch, minimum=0)
+        with self._lock:
+            if self._order[0] != epoch:
+                n = len(self.store)
+                self._order = (epoch, self._rng(epoch).permutation(n) if self.shuffle else np.arange(n))
+            return self._order[1]
 
-    def _block_tweets(self, block):
-        """Block ``block`` of this epoch: its tweets in serving order, sorted by length."""
-        with self._cache_lock:
-            key, cached = self._cache
-            if key == (self.epoch, block):
-                return cached
-        tweets = self.rows.block(block, (self.seed, self.epoch) if self.shuffle else None)
-        if self.block_rows > self.batch_size:
-            tweets = tweets.iloc[np.argsort(tweets["text"].str.len().to_numpy(), kind="stable")]
-        tweets = tweets.reset_index(drop=True)
-        with self._cache_lock:
-            self._cache = ((self.epoch, block), tweets)
-        return tweets
+    def window_batches(self, epoch, window):
+        """The batches of window ``window`` of ``epoch``: its tweets sorted by length, cut, shuffled
+        (kept for the last window asked)."""
+        with self._lock:
+            if self._window[0] == (epoch, window):
+                return self._window[1]
+        size = self.batch_size * self.bucket_batches
+        rows = self.epoch_order(epoch)[window * size:(window + 1) * size]
+        if self.bucket_batches > 1:
+            rows = rows[np.argsort(self.store.lengths_of(rows), kind="stable")]
+        chunks = [rows[i:i + self.batch_size] for i in range(0, len(rows), self.batch_size)]
+        if self.shuffle:
+            chunks = [chunks[j] for j in self._rng(epoch, 1, window).permutation(len(chunks))]
+        with self._lock:
+            self._window = ((epoch, window), chunks)
+        return chunks
 
-    def batch_tweets(self, index):
-        """The DataFrame of (cleaned) tweets that make batch ``index`` of this epoch."""
+    def batch_rows(self, epoch, index):
+        """The store indices of the tweets in this shard's batch ``index`` of ``epoch``."""
         index = check_int("index", index)
         if not 0 <= index < len(self):
             raise IndexError(f"batch index {index} out of range for {len(self)} batches")
-        block, sub = self._order[index]
-        tweets = self._block_tweets(block)
-        return tweets.iloc[sub * self.batch_size:(sub + 1) * self.batch_size].reset_index(drop=True)
+        position = self.shard[0] + index * self.shard[1]  # among the epoch's batches over all shards
+        return self.window_batches(epoch, position // self.bucket_batches)[position % self.bucket_batches]
+
+    def batch(self, epoch, index):
+        """This shard's batch ``index`` of epoch ``epoch``, as arrays (see the class)."""
+        rows = self.batch_rows(epoch, index)
+        ids = self.store.id_rows(rows).astype(np.int32)
+        x, y = ids[:, :-1], ids[:, 1:]
+        if not self.emoji:
+            return x, y
+        emoji_ids = self.store.emoji_of(rows).astype(np.int32)
+        emoji_ids[emoji_ids < 0] = self.no_emoji_id
+        if self.emoji_dropout:
+            hidden = self._rng(epoch, 2, self.shard[0] + index * self.shard[1]).random(len(rows)) < self.emoji_dropout
+            emoji_ids[hidden] = self.no_emoji_id
+        return (x, emoji_ids[:, None]), y
 
     def __getitem__(self, index):
-        batch = self.batch_tweets(index)
-        if self.mode == "ids":
-            ids = encode_tweets_to_ids(batch["text"], length=self.length, trim=self.trim).astype(np.int32)
-            x, y = ids[:, :-1], ids[:, 1:]
-            if self.emoji_set is None:
-                return x, y
-            emoji_ids = batch["emoji"].map({e: i for i, e in enumerate(self.emoji_set)}).to_numpy(np.int32)
-            if self.emoji_dropout:
-                hidden = self._rng(4, index).random(len(emoji_ids)) < self.emoji_dropout
-                emoji_ids[hidden] = self.no_emoji_id
-            return (x, emoji_ids[:, None]), y
-        x, y = convert_tweet_to_xy(batch, self.length, self.window_size, self.step, dtype=self.dtype)
-        if self.emoji_set is None:
-            return x, y
-        k = windows_per_tweet(self.length, self.window_size, self.step)
-        x_emoji = emoji_one_hot(np.repeat(batch["emoji"].to_numpy(), k).tolist(), self.emoji_set, self.dtype)
-        return (x, x_emoji), y
+        return self.batch(self.epoch, index)
+
+    def __iter__(self):
+        return (self.batch(self.epoch, i) for i in range(len(self)))
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+
+class WindowBatches(TweetBatches):
+    """The seed's batches from the same store: one-hot windows, ``convert_tweet_to_xy``'s ``(x, y)``.
+
+    Each batch of ``batch_size`` tweets becomes ``batch_size * windows_per_tweet(...)``
+    windows of ``window_size`` one-hot characters and their next characters, ``dtype``;
+    tweets are left-padded with spaces to the store's ``length``, as in the seed. No
+    length buckets (a window's width does not depend on the tweet).
+    """
+
+    def __init__(self, store, batch_size=8, window_size=64, step=3, dtype=np.float32, shuffle=True, seed=0):
+        super().__init__(store, batch_size=batch_size, shuffle=shuffle, seed=seed, bucket_batches=1)
+        _, self.window_size, self.step = check_window_params(self.store.length, window_size, step)
+        self.dtype = check_dtype(dtype)
+
+    def batch(self, epoch, index):
+        padded = padded_from_id_rows(self.store.id_rows(self.batch_rows(epoch, index), trim=False), self.store.length)
+        return one_hot_windows(padded, self.window_size, self.step, self.dtype)

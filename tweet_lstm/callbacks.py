@@ -3,6 +3,7 @@
 import ctypes
 import functools
 import json
+import math
 import time
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import psutil
 
 from .checks import check_int, check_number
 from .files import write_json_atomically
-from .machine import peak_rss_bytes
+from .machine import peak_rss_bytes, rss_kinds_bytes
 
 
 class StepCounter(keras.callbacks.Callback):
@@ -76,7 +77,7 @@ class MemoryRecorder(StepCounter):
     before the first and one after the last step: ``epoch``, ``step`` (steps done in the
     epoch, counting those before a resume), ``tweets`` (``step * tweets_per_step``, capped
     at ``total_tweets``), ``seconds`` since the first ``fit`` began, ``rss_mb`` (1 MB =
-    10**6 bytes), ``heap_in_use_mb`` and ``heap_free_mb`` (``malloc_heap_mb``) and ``loss``, the
+    10**6 bytes) and its two kinds, ``anon_mb`` and ``file_mb`` (``rss_kinds_bytes``), ``heap_in_use_mb`` and ``heap_free_mb`` (``malloc_heap_mb``) and ``loss``, the
     mean training loss of the steps since the previous sample (from Keras' running mean; NaN
     before the first step). ``peak_rss_mb`` is the highest
     sample; ``max_rss_mb`` is the process's own high-water mark, which also covers moments
@@ -99,6 +100,8 @@ class MemoryRecorder(StepCounter):
         self.rows.append({"epoch": self.epoch, "step": self.step, "tweets": tweets,
                           "seconds": time.perf_counter() - self._started,
                           "rss_mb": self._process.memory_info().rss / 1e6,
+                          **{key: math.nan if v is None else v / 1e6
+                             for key, v in zip(("anon_mb", "file_mb"), rss_kinds_bytes())},
                           **dict(zip(("heap_in_use_mb", "heap_free_mb"), malloc_heap_mb())),
                           "loss": total / steps if steps else float("nan")})
         self._sampled = (self._fit_steps, self._loss_sum)
@@ -127,10 +130,10 @@ class MemoryRecorder(StepCounter):
         super().on_epoch_end(epoch, logs)
 
     def frame(self):
-        """The samples as a DataFrame (columns epoch, step, tweets, seconds, rss_mb, heap_in_use_mb,
-        heap_free_mb, loss)."""
-        return pd.DataFrame(self.rows, columns=["epoch", "step", "tweets", "seconds", "rss_mb", "heap_in_use_mb",
-                                                "heap_free_mb", "loss"])
+        """The samples as a DataFrame (columns epoch, step, tweets, seconds, rss_mb, anon_mb, file_mb,
+        heap_in_use_mb, heap_free_mb, loss)."""
+        return pd.DataFrame(self.rows, columns=["epoch", "step", "tweets", "seconds", "rss_mb", "anon_mb", "file_mb",
+                                                "heap_in_use_mb", "heap_free_mb", "loss"])
 
     @property
     def peak_rss_mb(self):

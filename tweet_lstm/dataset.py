@@ -1,20 +1,19 @@
-"""``TweetDataset``: ``TweetBatches`` as a ``keras.utils.PyDataset``, and its ``tf.data`` view.
+"""``TweetDataset`` and ``WindowDataset``: the batches as ``keras.utils.PyDataset``s, and ``tf_dataset``.
 
 Why a ``PyDataset`` and not a bare Python generator (``fit_generator`` is gone in Keras 3;
 ``fit`` takes a generator, but): a ``PyDataset`` has a length, so Keras knows where an
 epoch ends and shows progress; each batch is asked for by index, so every tweet is seen
-exactly once per epoch, even with ``workers > 1`` fetching batches in parallel threads;
-and ``on_epoch_end`` reshuffles. A generator shared by several workers can repeat or
-skip batches.
+exactly once per epoch, even with ``workers > 1`` threads fetching batches in parallel
+(in Keras 3 the workers belong to the ``PyDataset``); and ``on_epoch_end`` moves to the
+next epoch's order.
 """
-
-import itertools
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from .batches import TweetBatches
+from .batches import TweetBatches, WindowBatches
+from .checks import check_int
 
 
 def variable_shape_signature(batch):
@@ -24,40 +23,27 @@ def variable_shape_signature(batch):
     return keras.tree.map_structure(spec, batch)
 
 
-def _serve(batches, first_step, n_steps, pass_length):
-    """Steps ``first_step .. first_step + n_steps - 1`` of the endless run of epochs.
+def tf_dataset(batches, first_step, n_steps, pass_length=None, sized=True, prefetch=2):
+    """Global steps ``first_step .. first_step + n_steps - 1`` of ``batches`` as a ``tf.data.Dataset``.
 
-    Global step ``g`` is batch ``g % pass_length`` of epoch ``g // pass_length``; the
-    epoch is set as the run reaches it.
+    Step ``g`` is ``batches.batch(g // pass_length, g % pass_length)``: batch ``g % n`` of
+    epoch ``g // n``, where ``n`` is ``pass_length`` (default: ``len(batches)``), so a
+    training epoch may be shorter or longer than a pass over the tweets. Every
+    non-batch dimension is declared variable (batches are trimmed to their tweets'
+    width); ``sized`` declares the number of steps (Keras then shows progress; with several
+    workers leave it out and give ``fit`` its ``steps_per_epoch``); auto-sharding is off
+    (each worker's ``batches`` is already its shard); ``prefetch`` batches are prepared ahead in a background thread while the model trains.
     """
-    for step in range(first_step, first_step + n_steps):
-        epoch, index = divmod(step, pass_length)
-        if batches.epoch != epoch:
-            batches.set_epoch(epoch)
-        yield batches[index]
-
-
-def tf_dataset(batches, first_step, n_steps, advance=False, pass_length=None, sized=True, prefetch=2):
-    """``n_steps`` batches of ``batches`` from global step ``first_step`` as a ``tf.data.Dataset``.
-
-    The one ``tf.data`` builder, for one process and for each worker of several. Every
-    non-batch dimension is declared variable (trimmed batches change width). With
-    ``advance=True`` each new pass over the dataset (Keras makes one per epoch) serves the
-    next ``n_steps`` steps; the epoch is set when a pass starts, because Keras stops
-    pulling after the last step and a pass may never reach its end. ``sized`` declares
-    the number of batches (Keras then shows progress); with several workers leave it out
-    and give ``fit`` its ``steps_per_epoch``. Auto-sharding is off: each worker already
-    reads only its own shard. ``prefetch`` batches are prepared ahead in the background.
-    A pass over ``batches`` is its first ``pass_length`` batches (default: all of them).
-    """
-    pass_length = len(batches) if pass_length is None else pass_length
-    batches.set_epoch(first_step // pass_length)
-    signature = variable_shape_signature(batches[first_step % pass_length])
-    passes = itertools.count()
+    first_step = check_int("first_step", first_step, minimum=0)
+    n_steps = check_int("n_steps", n_steps, minimum=1)
+    pass_length = len(batches) if pass_length is None else check_int("pass_length", pass_length, minimum=1)
+    if pass_length > len(batches):
+        raise ValueError(f"pass_length ({pass_length}) must be at most the {len(batches)} batches of a pass")
+    signature = variable_shape_signature(batches.batch(first_step // pass_length, first_step % pass_length))
 
     def generate():
-        start = first_step + (next(passes) * n_steps if advance else 0)
-        return _serve(batches, start, n_steps, pass_length)
+        for step in range(first_step, first_step + n_steps):
+            yield batches.batch(step // pass_length, step % pass_length)
 
     data = tf.data.Dataset.from_generator(generate, output_signature=signature)
     if sized:
@@ -68,20 +54,24 @@ def tf_dataset(batches, first_step, n_steps, advance=False, pass_length=None, si
 
 
 class TweetDataset(TweetBatches, keras.utils.PyDataset):
-    """Batches of tweets for ``model.fit``; see ``TweetBatches`` for the arguments.
+    """``TweetBatches`` for ``model.fit``; see it for the arguments.
 
     ``workers``, ``use_multiprocessing`` and ``max_queue_size`` go to
-    ``keras.utils.PyDataset``. Keras fixes a ``PyDataset``'s shapes from its first two
-    batches, so feed trimmed batches (``trim=True``) to ``fit`` through
-    ``as_tf_dataset()``, which declares the width as variable.
+    ``keras.utils.PyDataset``. Keras fixes a ``PyDataset``'s shapes from its first
+    batches, and these change width: train through ``fit_with_backups``/``train_resumably``
+    (or ``tf_dataset``), which declare the width variable.
     """
 
-    def __init__(self, tweets, batch_size=64, workers=1, use_multiprocessing=False, max_queue_size=10,
-                 **batch_options):
-        TweetBatches.__init__(self, tweets, batch_size=batch_size, **batch_options)
+    def __init__(self, store, batch_size=64, workers=1, use_multiprocessing=False, max_queue_size=10, **options):
+        TweetBatches.__init__(self, store, batch_size=batch_size, **options)
         keras.utils.PyDataset.__init__(self, workers=workers, use_multiprocessing=use_multiprocessing,
                                        max_queue_size=max_queue_size)
 
-    def as_tf_dataset(self, prefetch=2):
-        """This dataset as a ``tf.data.Dataset``: pass ``k`` serves epoch ``self.epoch + k``."""
-        return tf_dataset(self, self.epoch * len(self), len(self), advance=True, prefetch=prefetch)
+
+class WindowDataset(WindowBatches, keras.utils.PyDataset):
+    """``WindowBatches`` (the seed's one-hot windows, from the same store) for ``model.fit``."""
+
+    def __init__(self, store, batch_size=8, workers=1, use_multiprocessing=False, max_queue_size=10, **options):
+        WindowBatches.__init__(self, store, batch_size=batch_size, **options)
+        keras.utils.PyDataset.__init__(self, workers=workers, use_multiprocessing=use_multiprocessing,
+                                       max_queue_size=max_queue_size)

@@ -25,7 +25,7 @@ def tf_config_shard(tf_config=None):
     The workers are the cluster's ``chief`` (if any) then its ``worker`` tasks, numbered
     as ``MultiWorkerMirroredStrategy`` numbers them (the chief is worker 0). Without
     ``TF_CONFIG`` the answer is ``(0, 1)``. Pass the result as ``TweetDataset(shard=...)``
-    so that each worker reads its own blocks of the CSV. Raises ``ValueError`` naming
+    so that each worker trains its own batches. Raises ``ValueError`` naming
     ``TF_CONFIG`` when it is not JSON or names no such task.
     """
     if tf_config is None:
@@ -79,13 +79,6 @@ def workers_of(strategy):
         cluster = strategy.cluster_resolver.cluster_spec().as_dict()
         return max(1, len(cluster.get("chief", [])) + len(cluster.get("worker", [])))
     return 1
-
-
-def batches_per_worker(batches):
-    """Batches each worker trains per epoch: the fewest any shard has, so all step in sync."""
-    _, count = batches.shard
-    n_blocks = len(batches.rows.block_sizes)
-    return min(batches.batches_in_blocks(range(index, n_blocks, count)) for index in range(count))
 
 
 @contextlib.contextmanager

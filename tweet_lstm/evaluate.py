@@ -30,7 +30,7 @@ def _log_softmax(logits):
 def sequence_bits_per_character(model, batches, include_end=False):
     """Bits per character of a whole-sequence model on id batches, padding excluded.
 
-    ``batches`` yields ``(x, y)`` as a ``TweetBatches(mode="ids")`` does; the model maps
+    ``batches`` yields ``(x, y)`` as a ``TweetBatches`` does; the model maps
     ``x`` to logits ``(batch, time, len(ID_VOCAB))``. Only targets that are characters count
     (``<unk>`` included); ``<end>`` counts too with ``include_end``; padding never does.
     Returns ``(bits_per_character, n_characters)``.

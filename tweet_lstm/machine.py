@@ -48,6 +48,17 @@ def vmhwm_bytes():
     return None if value is None else int(value.split()[0]) * 1024  # reported in kB (KiB)
 
 
+def rss_kinds_bytes():
+    """``(anonymous, file_backed)``: this process's resident memory split as Linux counts it, in bytes.
+
+    Anonymous memory is the program's own data (arrays, the heap); file-backed memory is
+    pages of mapped files, such as a memory-mapped store, which the kernel can drop and
+    read again whenever it needs the room. ``(None, None)`` where ``/proc`` does not say.
+    """
+    values = [_first_line_value("/proc/self/status", key) for key in ("RssAnon:", "RssFile:")]
+    return tuple(None if v is None else int(v.split()[0]) * 1024 for v in values)
+
+
 def peak_rss_bytes():
     """This process's peak resident memory so far, in bytes, on Linux, macOS and Windows.
 

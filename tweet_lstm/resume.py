@@ -15,7 +15,7 @@ from .batches import TweetBatches
 from .callbacks import StepCounter
 from .checks import check_int
 from .dataset import tf_dataset
-from .distribute import batches_per_worker, multi_worker_fit, workers_of
+from .distribute import multi_worker_fit, workers_of
 from .files import atomic_path, remove_leftovers
 
 _BACKUP_NAME = re.compile(r"epoch-(\d+)-batch-(\d+)\.weights\.h5")
@@ -123,7 +123,7 @@ def fit_with_backups(model, dataset, backup_dir, epochs=1, backup_every=100, cal
     per epoch run now).
     """
     if not isinstance(dataset, TweetBatches):
-        raise TypeError(f"dataset must be a TweetBatches or TweetDataset, got {type(dataset).__name__}")
+        raise TypeError(f"dataset must be a TweetDataset (or TweetBatches), got {type(dataset).__name__}")
     epochs = check_int("epochs", epochs, minimum=1)
     strategy = strategy or model.distribute_strategy
     workers = workers_of(strategy)
@@ -131,7 +131,7 @@ def fit_with_backups(model, dataset, backup_dir, epochs=1, backup_every=100, cal
         raise ValueError(f"dataset is shard {dataset.shard} but {workers} worker(s) train: build it "
                          f"with TweetDataset(shard=...) from distribution_strategy")
     backup_dir = Path(backup_dir) / (f"worker-{dataset.shard[0]}" if workers > 1 else "")
-    per_pass = batches_per_worker(dataset)
+    per_pass = dataset.batches_per_worker()
     per_epoch = per_pass if steps_per_epoch is None else check_int("steps_per_epoch", steps_per_epoch, minimum=1)
     epoch, batch, path = backup_position(backup_dir)
     if path is not None:

@@ -14,7 +14,6 @@ The contract, enforced here for every reader:
 """
 
 import csv
-import io
 from pathlib import Path
 
 import pandas as pd
@@ -103,14 +102,6 @@ def iter_tweet_data(path, chunksize=100_000):
                 yield drop_unusable_rows(chunk, path)
     except (UnicodeDecodeError, pd.errors.ParserError) as err:
         raise _parse_error(path, err) from None
-
-
-def parse_csv_block(raw, columns, source):
-    """Parse ``raw`` bytes of CSV records (no header) with the contract's rules; a DataFrame."""
-    try:
-        return pd.read_csv(io.BytesIO(raw), header=None, names=columns, **read_csv_options())
-    except (UnicodeDecodeError, pd.errors.ParserError) as err:
-        raise ValueError(f"{source}: {err}") from None
 
 
 def repeat_tweets_csv(source_csv, out_csv, n_rows, chunksize=100_000, split=None):

@@ -12,13 +12,14 @@ import numpy as np
 import pandas as pd
 
 from .checks import check_choice, check_int, check_texts
-from .ids import code_point_table, code_points
+from .ids import SPECIAL_TOKENS, code_point_table, code_points
 from .text import CHARACTERS, OUTSIDE_CHARACTERS, get_universal_chars_list, pad_text
 
 ONE_HOT_DTYPES = (bool, np.float32, np.float64)
 METHODS = ("loop", "vectorized")
 _NOT_A_CHAR = 255
 _ONE_HOT_TABLE = code_point_table(0, _NOT_A_CHAR)
+FIRST_CHAR_ID = len(SPECIAL_TOKENS)
 
 
 def check_window_params(length, window_size, step):
@@ -164,9 +165,8 @@ def strided_windows(padded, window_size, step):
     return view[:, : length - window_size : step], padded[:, window_size::step][:, :k]
 
 
-def convert_tweet_to_xy_vectorized(texts, length=160, window_size=40, step=3, dtype=bool,
-                                   tweets_per_block=64):
-    """One-hot the padded tweets by indexing an identity matrix, then copy their strided windows.
+def one_hot_windows(padded, window_size, step, dtype=bool, tweets_per_block=64):
+    """``(x, y)``: every window of the ``(n, length)`` padded rows of one-hot column ids, one-hot.
 
     Works through ``tweets_per_block`` tweets at a time: their one-hot rows
     ``(block, length, 93)`` bool are small enough to stay in the CPU cache, and each window
@@ -174,17 +174,39 @@ def convert_tweet_to_xy_vectorized(texts, length=160, window_size=40, step=3, dt
     (converting to ``dtype`` on the way) copies whole runs rather than gathering
     93-value rows. The only large allocations are ``x (m, window_size, 93)`` and ``y (m, 93)``.
     """
-    ids = encode_padded_tweets(texts, length)
     eye = np.eye(len(CHARACTERS), dtype=bool)
-    k = windows_per_tweet(length, window_size, step)
-    x = np.empty((len(ids), k, window_size, len(CHARACTERS)), dtype=dtype)
-    y = np.empty((len(ids), k, len(CHARACTERS)), dtype=dtype)
-    for start in range(0, len(ids), tweets_per_block):
+    k = windows_per_tweet(padded.shape[1], window_size, step)
+    x = np.empty((len(padded), k, window_size, len(CHARACTERS)), dtype=dtype)
+    y = np.empty((len(padded), k, len(CHARACTERS)), dtype=dtype)
+    for start in range(0, len(padded), tweets_per_block):
         block = slice(start, start + tweets_per_block)
-        windows, next_chars = strided_windows(eye[ids[block]], window_size, step)
+        windows, next_chars = strided_windows(eye[padded[block]], window_size, step)
         np.copyto(x[block], windows)
         np.copyto(y[block], next_chars)
     return x.reshape(-1, window_size, len(CHARACTERS)), y.reshape(-1, len(CHARACTERS))
+
+
+def convert_tweet_to_xy_vectorized(texts, length=160, window_size=40, step=3, dtype=bool):
+    """The eager arrays of ``convert_tweet_to_xy``: pad and encode the texts, then ``one_hot_windows``."""
+    return one_hot_windows(encode_padded_tweets(texts, length), window_size, step, dtype)
+
+
+def padded_from_id_rows(id_rows, length):
+    """Rows of whole-tweet ids (``<start>``, ids, ``<end>``, ``<pad>``) as the seed's padded rows.
+
+    Returns ``(n, length)`` uint8 one-hot column ids, each tweet left-padded with spaces
+    to ``length``: what ``encode_padded_tweets`` gives for the same texts.
+    """
+    id_rows = np.asarray(id_rows)
+    chars = id_rows[:, 1:] >= FIRST_CHAR_ID
+    lengths = chars.sum(axis=1)
+    space = get_universal_chars_list()[1][" "]
+    padded = np.full((len(id_rows), length), space, dtype=np.uint8)
+    source = np.arange(length) - (length - lengths[:, None])
+    inside = source >= 0
+    rows = np.broadcast_to(np.arange(len(id_rows))[:, None], inside.shape)
+    padded[inside] = id_rows[rows[inside], 1 + source[inside]] - FIRST_CHAR_ID
+    return padded
 
 
 def convert_tweet_to_xy(tweets, length=160, window_size=40, step=3, method="vectorized", dtype=bool):
