@@ -102,6 +102,36 @@ def test_notebook_runs_top_to_bottom_in_smoke_mode_with_clean_outputs_inside_a_t
     assert DATA.exists()
 
 
+TRY_IT = {"01_explore_tweets.ipynb": "MAX_LENGTH = 100", "02_batch_generator.ipynb": "WINDOW_SIZE = 40",
+          "03_profile_eager_vs_generator.ipynb": "BATCH_SIZE = 32", "04_train_lstm.ipynb": "EMOJI_DROPOUT = 0",
+          "05_a_million_tweets.ipynb": "BUCKET_BATCHES = 1"}
+"""One change each chapter's "Try it" section suggests, run by the tests so the suggestion keeps working."""
+
+
+def try_it_section(notebook):
+    """The text of the notebook's "Try it" section ("" if it has none)."""
+    cells = json.loads(notebook.read_text())["cells"]
+    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    return text.split("## Try it", 1)[1].split("\n## ", 1)[0] if "## Try it" in text else ""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.name for nb in NOTEBOOKS])
+def test_a_change_the_chapter_suggests_in_try_it_runs_in_smoke_mode(notebook, tmp_path):
+    require_data()
+    change = TRY_IT[notebook.name]
+    assert f"`{change}`" in try_it_section(notebook), "the change is one the chapter suggests"
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from run_notebooks import execute_notebook
+    executed = execute_notebook(notebook, smoke=True, timeout=600, work_dir=tmp_path, changes=change)
+    assert any(c.source.endswith(change) for c in executed.cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.name for nb in NOTEBOOKS])
+def test_every_chapter_ends_with_a_try_it_section_before_its_last_words(notebook):
+    assert try_it_section(notebook).count("\n- `") >= 2, "two to four concrete changes"
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.name for nb in NOTEBOOKS])
 def test_committed_notebooks_are_executed_with_clean_outputs(notebook):
     cells = [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
@@ -126,6 +156,33 @@ def notebook_outputs_text():
                 texts.append("".join(output.get("text", "")))
                 texts.append("".join(output.get("data", {}).get("text/plain", "")))
     return "\n".join(texts)
+
+
+NUMBER = re.compile(r"(?<![\w.,#/+-])\d[\d,]*(?:\.\d+)?(?![\w])")
+NOT_A_FIGURE = [re.compile(p, re.S | re.M) for p in (
+    r"```.*?```", r"`[^`]*`", r"\]\([^)]*\)", r"^#+ .*$", r"^\s*\d+\.\s",  # code, links, headings, list numbers
+    r"\b(?:[Ss]ections?|[Cc]hapters?|[Nn]otebooks?|[Cc]ells?|Python|NumPy|Keras|TensorFlow|pandas|SemEval|Task|U\+[0-9A-F]+)"
+    r"\s+[\d.]+(?:\s*(?:,|and|to|-)\s*[\d.]+)*",                              # references and versions
+    r"\b(?:19|20)\d\d\b")]                                                     # years
+
+
+def prose_figures(markdown):
+    """The numbers a chapter's prose states: not in code, links, headings, list numbers, references or years."""
+    for pattern in NOT_A_FIGURE:
+        markdown = pattern.sub("", markdown)
+    return NUMBER.findall(markdown)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.name for nb in NOTEBOOKS])
+def test_every_number_in_a_chapters_prose_is_in_its_outputs_or_its_code(notebook):
+    cells = json.loads(notebook.read_text())["cells"]
+    code = [re.sub(r"(\d)_(\d)", r"\1,\2", "".join(c["source"])) for c in cells if c["cell_type"] == "code"]
+    outputs = ["".join(o.get(k, "")) if k == "text" else "".join(o.get("data", {}).get("text/plain", ""))
+               for c in cells if c["cell_type"] == "code" for o in c["outputs"] for k in ("text", "data")]
+    known = "\n".join(code + outputs)
+    unbacked = [(i, figure) for i, c in enumerate(cells) if c["cell_type"] == "markdown"
+                for figure in prose_figures("".join(c["source"])) if figure.rstrip(".,") not in known]
+    assert unbacked == [], "(cell, figure) in the prose that no output or code of the chapter shows"
 
 
 def test_every_figure_and_sample_in_the_readme_results_comes_from_a_committed_notebook_output():

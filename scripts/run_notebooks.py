@@ -33,14 +33,19 @@ def kernel_environment(smoke, work_dir):
     return env
 
 
-def execute_notebook(path, smoke=False, timeout=None, work_dir=None):
+def execute_notebook(path, smoke=False, timeout=None, work_dir=None, changes=None):
     """Execute the notebook at ``path`` with ``notebooks/`` as working directory; return it.
 
     In smoke mode the notebook writes only under ``work_dir`` (default: ``runs/smoke``).
-    A failing cell raises ``nbclient.exceptions.CellExecutionError`` with its traceback.
+    ``changes`` (lines of Python, e.g. a chapter's "Try it" suggestion ``"STEP = 1"``) are
+    appended to the parameters cell, as a reader would edit it. A failing cell raises
+    ``nbclient.exceptions.CellExecutionError`` with its traceback.
     """
     work_dir = Path(work_dir) if work_dir is not None else ROOT / "runs" / "smoke"
     nb = nbformat.read(path, as_version=4)
+    if changes:
+        parameters = next(c for c in nb.cells if c.cell_type == "code" and "SMOKE = " in c.source)
+        parameters.source += "\n" + changes
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(Path(path).parent)}})
     client.execute(env=kernel_environment(smoke, work_dir))
@@ -51,15 +56,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="small, fast parameters")
     parser.add_argument("--out", type=Path, help="write executed notebooks here instead of in place")
+    parser.add_argument("--change", help='a line for each parameters cell, e.g. "STEP = 1" (needs --out)')
     parser.add_argument("notebooks", nargs="*", type=Path, default=NOTEBOOKS)
     args = parser.parse_args(argv)
+    if args.change and args.out is None:
+        parser.error("--change needs --out: the committed notebooks keep their own parameters")
     total, started = time.perf_counter(), time.time()
     work_dir = (args.out or ROOT / "runs" / "smoke") / "work"
     if args.smoke:
         shutil.rmtree(work_dir, ignore_errors=True)  # a smoke run starts from nothing
     for path in args.notebooks:
         start = time.perf_counter()
-        nb = execute_notebook(path, smoke=args.smoke, work_dir=work_dir)
+        nb = execute_notebook(path, smoke=args.smoke, work_dir=work_dir, changes=args.change)
         target = path if args.out is None else args.out / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, target)

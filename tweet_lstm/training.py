@@ -74,8 +74,8 @@ def _end_of_epoch(model, run_dir, validate, budget, patience, keep_epochs, verbo
         if epoch - best_epoch >= patience:
             model.stop_training = True
         if verbose:
-            print(f"epoch {epoch + 1:3d}: {budget.spent / 60:5.1f} min, loss {row['loss']:.4f}, "
-                  f"validation {score:.4f}{' (best)' if improved else ''}"
+            print(f"epoch {epoch + 1:3d}: {budget.spent / 60:5.1f} min, training loss {row['loss'] / math.log(2):.3f} "
+                  f"bits per target, validation {score:.4f}{' (best)' if improved else ''}"
                   f"  [validated in {time.perf_counter() - started:.0f} s]", flush=True)
         return {"validation": score}
     return end_of_epoch
@@ -121,7 +121,8 @@ def train_resumably(model, train_data, validate, run_dir, time_budget_s, steps_p
     ``callbacks`` join the budget's; ``keep_epochs`` keeps every epoch's weights
     (``epoch_weights``); ``config``, a dict of JSON values describing the run (model size,
     schedule, data), is kept in ``config.json`` and a rerun with another one raises
-    ``ValueError`` instead of resuming a different run; ``verbose`` prints one line per epoch.
+    ``ValueError`` instead of resuming a different run; ``verbose`` prints one line per epoch
+    (the training loss, Keras' mean in nats, shown in bits: divided by ln 2).
 
     Rerun after an interruption, it resumes at the exact batch of the last backup (every
     ``backup_every`` batches), with the budget, the best score and the patience as they
