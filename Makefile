@@ -3,7 +3,8 @@
 # make run  : data (if missing) + every notebook executed top to bottom, outputs written back
 #             QUICK=1 make run executes them in smoke mode into runs/quick/ instead
 # make data : data/tweets.csv from TweetEval emoji (download, or copy from $TWEETS_SOURCE);
-#             make data DATASET=sentiment140 builds data/sentiment140.csv from Sentiment140's 1.6M tweets
+#             make data DATASET=sentiment140 builds data/sentiment140.csv from Sentiment140's 1.6M tweets;
+#             BASE_URL=... downloads from a mirror instead of the published address
 # make bench: the encoding benchmark grid, one JSON line per measurement
 # make lock : recompile requirements.txt (every package, pinned) from requirements.in
 
@@ -25,7 +26,7 @@ $(VENV)/.installed: requirements.txt
 venv: $(VENV)/.installed
 
 $(DATA): | $(VENV)/.installed
-	$(PY) data_load_utils.py make-data --dataset $(DATASET) --out $@
+	$(PY) data_load_utils.py make-data --dataset $(DATASET) --out $@ $(if $(BASE_URL),--base-url $(BASE_URL))
 
 data: $(DATA)
 

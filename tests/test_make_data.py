@@ -348,7 +348,7 @@ def test_sentiment140_zip_over_http_gives_every_row_with_polarity_and_a_fixed_sp
     status, out, err = make_data(capsys, *args, "--out", tmp_path / "a" / "tweets.csv")
     assert (status, err) == (0, "")
     assert "20,000 tweets" in out and "negative 9,999, positive 10,001" in out
-    assert "0 lines decoded as latin-1" in out and "not the published zip" in out
+    assert "0 lines with bytes outside UTF-8" in out and "not the published zip" in out
     data = (tmp_path / "a" / "tweets.csv").read_bytes()
     data.decode("utf-8")
     tweets = read_csv(io.BytesIO(data))
@@ -375,11 +375,11 @@ def test_split_of_is_a_pinned_function_of_the_tweet_id_alone():
     assert {tweet_id: sentiment140.split_of(tweet_id) for tweet_id in pinned} == pinned
 
 
-def test_a_sentiment140_line_that_is_not_utf8_is_decoded_as_latin1(tmp_path, capsys):
+def test_a_sentiment140_line_that_is_not_utf8_is_decoded_as_windows_1252(tmp_path, capsys):
     source = write_zip(tmp_path / "src" / sentiment140.ZIP_NAME, TOY_S140)
     status, out, _ = make_data(capsys, "--dataset", "sentiment140", "--source", source,
                                "--out", tmp_path / "tweets.csv")
-    assert status == 0 and "1 lines decoded as latin-1" in out
+    assert status == 0 and "1 lines with bytes outside UTF-8, decoded as Windows-1252" in out
     tweets = read_csv(io.StringIO((tmp_path / "tweets.csv").read_bytes().decode("utf-8")))
     assert tweets["text"].tolist() == ["plain ascii", "café in latin-1 &amp; more", "café in UTF-8, ✨"]
     assert tweets["polarity"].tolist() == ["negative", "positive", "positive"]
@@ -394,12 +394,25 @@ def test_any_sentiment140_text_round_trips_through_write_rows(tmp_path_factory, 
     assert read_csv(path)["text"].tolist() == texts
 
 
+@pytest.mark.parametrize("raw, text", [
+    (b"don\x92t", "don\u2019t"), (b"wait\x85", "wait\u2026"), (b"\x93quoted\x94", "\u201cquoted\u201d"),
+    (" \u2764 caf".encode() + b"\xe9", " \u2764 caf\u00e9"), (b"odd \x81 byte", "odd \x81 byte"),
+])
+def test_bytes_outside_utf8_are_windows_1252_and_the_utf8_around_them_stays_utf8(raw, text):
+    assert sentiment140.decode_line(raw) == (text, 1 if raw != b"\x93quoted\x94" else 2)
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=64))
-def test_decode_line_gives_back_the_bytes_it_was_given(raw):
-    text, fell_back = sentiment140.decode_line(raw)
-    assert text.encode("latin-1" if fell_back else "utf-8") == raw
+@given(st.lists(st.one_of(st.text(st.characters(blacklist_categories=("Cs",)), max_size=5),
+                          st.integers(0x80, 0xFF)), max_size=12))
+def test_decode_line_keeps_valid_utf8_and_turns_each_other_byte_into_its_windows_1252_character(pieces):
+    raw = b"".join(p.encode("utf-8") if isinstance(p, str) else bytes([p]) for p in pieces)
+    text, n_bytes = sentiment140.decode_line(raw)
     text.encode("utf-8")
+    try:
+        assert (text, n_bytes) == (raw.decode("utf-8"), 0)
+    except UnicodeDecodeError:
+        assert n_bytes > 0 and len(text) <= len(raw)
 
 
 @pytest.mark.parametrize("layout", ["zip", "csv", "folder with zip", "folder with csv"])

@@ -83,6 +83,12 @@ class TweetBatches:
         """The emoji id that stands for "no emoji": ``len(store.emojis)`` (None without ``emoji``)."""
         return len(self.store.emojis) if self.emoji else None
 
+    def fingerprint(self):
+        """What a run trained on: the store's tweets (``TweetStore.fingerprint``) and every batch setting."""
+        return {"tweets": self.store.fingerprint(), "batch_size": self.batch_size, "shuffle": self.shuffle,
+                "seed": self.seed, "shard": list(self.shard), "bucket_batches": self.bucket_batches,
+                "emoji": self.emoji, "emoji_dropout": self.emoji_dropout, "kind": type(self).__name__}
+
     def __len__(self):
         """Batches of this shard in an epoch."""
         index, count = self.shard

@@ -64,13 +64,13 @@ def fetch_file(name, dest_dir, source=None, base_url=None, sha256=None, timeout=
     """Put the file ``name`` into ``dest_dir``; return the Path of the new file.
 
     The file is copied from the folder ``source`` when one is given, else downloaded
-    from ``base_url + name``. It is written to a ``.part`` name and renamed into place
+    from ``base_url/name`` (``base_url`` with or without its final slash). It is written to a ``.part`` name and renamed into place
     only when complete; when ``sha256`` is given its digest must match, else a
     ``DataError`` names the file and both digests and nothing is left behind.
     An existing file of that name is replaced.
     """
     target = Path(dest_dir) / name
-    origin = Path(source) / name if source is not None else f"{base_url}{name}"
+    origin = Path(source) / name if source is not None else f"{base_url.rstrip('/')}/{name}"
     with atomic_path(target) as tmp:
         if source is not None:
             actual = _copy_local(origin, tmp)

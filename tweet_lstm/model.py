@@ -1,5 +1,7 @@
 """The whole-sequence LSTM (model B) and writing tweets with it."""
 
+import numbers
+
 import keras
 import numpy as np
 
@@ -99,6 +101,9 @@ def sample_tweets(model, n=1, seed_text="", temperature=0.5, emoji_id=None, max_
         raise TypeError(f"seed_text must be a str, got {type(seed_text).__name__}")
     if len(seed_text) > max_length:
         raise ValueError(f"seed_text has {len(seed_text)} characters, more than max_length={max_length}")
+    if not (rng is None or isinstance(rng, (np.random.Generator, np.random.SeedSequence))
+            or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng >= 0)):
+        raise TypeError(f"rng must be None, a non-negative int seed or a numpy Generator, got {rng!r}")
     rng = np.random.default_rng(rng)
     embed, cell, dense = (_layer(model, name) for name in ("char_embedding", "lstm", "logits"))
     cell = cell.cell

@@ -7,6 +7,7 @@ where ``n`` is the batches per pass, so epochs may be shorter or longer than a p
 """
 
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +95,12 @@ def restore_weights(model, path, strategy=None):
     with (strategy or model.distribute_strategy).scope():
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        model.load_weights(path)
+        try:
+            model.load_weights(path)
+        except (OSError, ValueError, zipfile.BadZipFile) as err:
+            raise ValueError(f"{path} cannot be loaded into this model ({type(err).__name__}: {err}); it is damaged, "
+                             "or was saved from a model of another shape: delete it (or the run folder) to train "
+                             "again") from None
     return model
 
 

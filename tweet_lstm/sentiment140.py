@@ -12,9 +12,10 @@ hold no row and are skipped):
 - ``split``: ``train`` (90%), ``val`` (5%) or ``test`` (5%), fixed by a hash of the tweet id
   (see ``split_of``): the same on every run and machine, and tweets that share an id share a split.
 
-Encoding: the file is not clean UTF-8. Each line is decoded as UTF-8 when it is valid UTF-8,
-else as latin-1, which maps every byte to one character, so nothing is lost (encoding the
-text as latin-1 gives the bytes back); the CSV written is UTF-8 either way.
+Encoding: the file is not clean UTF-8. Each line is decoded as UTF-8, and each byte that is
+not part of valid UTF-8 as Windows-1252, the code page the file was written in (0x92 is ``’``,
+0x85 is ``…``; the five bytes that code page leaves undefined as latin-1), so a line mixing
+UTF-8 with such bytes keeps both, and nothing is lost. The CSV written is UTF-8.
 
 Checks: the zip downloaded from the published address must have the sha256 that TensorFlow
 Datasets publishes for it (``ZIP_SHA256``), and a cached zip is reused only when it has that
@@ -64,19 +65,37 @@ def split_of(tweet_id):
     return "val" if bucket < TRAIN_PERCENT + VAL_PERCENT else "test"
 
 
-def decode_line(raw):
-    """Return ``(text, fell_back)``: the bytes ``raw`` as UTF-8, or else as latin-1 with ``fell_back`` True."""
+def _cp1252(byte):
     try:
-        return raw.decode("utf-8"), False
-    except UnicodeDecodeError:
-        return raw.decode("latin-1"), True
+        return bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:  # 0x81, 0x8D, 0x8F, 0x90, 0x9D: undefined in Windows-1252
+        return chr(byte)
+
+
+CP1252 = tuple(_cp1252(byte) for byte in range(256))
+"""Each byte's character in Windows-1252 (latin-1 for the five bytes it leaves undefined)."""
+
+
+def decode_line(raw):
+    """Return ``(text, n_bytes)``: ``raw`` decoded as UTF-8, with each of the ``n_bytes`` bytes that are
+    not valid UTF-8 decoded as Windows-1252 (``CP1252``)."""
+    text, start, n_bytes = [], 0, 0
+    while True:
+        try:
+            text.append(raw[start:].decode("utf-8"))
+            return "".join(text), n_bytes
+        except UnicodeDecodeError as err:
+            text.append(raw[start:start + err.start].decode("utf-8"))
+            bad = raw[start + err.start:start + err.end]
+            text.append("".join(CP1252[byte] for byte in bad))
+            start, n_bytes = start + err.end, n_bytes + len(bad)
 
 
 def _decoded_lines(stream, counts):
-    """Yield the lines of the binary ``stream`` as str, counting latin-1 ones in ``counts``."""
+    """Yield the lines of the binary ``stream`` as str, counting in ``counts`` those with Windows-1252 bytes."""
     for raw in stream:
-        text, fell_back = decode_line(raw)
-        counts["latin-1 lines"] += fell_back
+        text, n_bytes = decode_line(raw)
+        counts["Windows-1252 lines"] += n_bytes > 0
         yield text
 
 
@@ -84,7 +103,7 @@ def iter_rows(stream, name, counts):
     """Yield ``(text, polarity, split)`` for each row of the Sentiment140 CSV ``stream`` (binary).
 
     ``name`` names the file in messages; ``counts`` (a Counter) gains the number of lines
-    decoded as latin-1. A row without six fields, or with a polarity other than 0 or 4, is a
+    with bytes decoded as Windows-1252. A row without six fields, or with a polarity other than 0 or 4, is a
     ``DataError`` naming the file and line.
     """
     reader = csv.reader(_decoded_lines(stream, counts))
@@ -139,8 +158,10 @@ def _input_path(source, raw_dir, base_url):
         raise DataError(f"{source}: holds neither {ZIP_NAME} nor {MEMBER}: put one there, or point "
                         "--source/TWEETS_SOURCE at the file itself")
     cached = raw_dir / ZIP_NAME
-    if cached.is_file() and sha256_of(cached) == ZIP_SHA256:
-        return cached
+    if cached.is_file():
+        if sha256_of(cached) == ZIP_SHA256:
+            return cached
+        print(f"{cached} is not the published {ZIP_NAME} (its sha256 differs): downloading it again", flush=True)
     expected = ZIP_SHA256 if base_url == BASE_URL else None
     return fetch_file(ZIP_NAME, raw_dir, base_url=base_url, sha256=expected, timeout=60)
 
@@ -172,7 +193,7 @@ def make_csv(out_path=OUT_PATH, source=None, base_url=BASE_URL, raw_dir=None):
     """Build ``out_path`` (columns ``text,polarity,split``) from Sentiment140; return a summary dict.
 
     The summary has ``path`` (the CSV's Path), ``splits`` (rows per split) and ``notes``
-    (rows per polarity, lines decoded as latin-1, what was verified). ``source`` is the zip,
+    (rows per polarity, lines with Windows-1252 bytes, what was verified). ``source`` is the zip,
     the CSV, or a folder holding either (the zip first), read where it is; without it the zip is downloaded
     from ``base_url`` into ``raw_dir`` (default: ``sentiment140/`` beside ``out_path``).
     What a killed run left (``*.part``) is removed first; on any error nothing is written.
@@ -200,4 +221,4 @@ def make_csv(out_path=OUT_PATH, source=None, base_url=BASE_URL, raw_dir=None):
         verified = "a CSV given directly: parsed, nothing more to verify"
     return {"path": out_path, "splits": {split: counts[split] for split in SPLITS},
             "notes": [f"negative {counts['negative']:,}, positive {counts['positive']:,}",
-                      f"{decoding['latin-1 lines']:,} lines decoded as latin-1", f"{path}: {verified}"]}
+                      f"{decoding['Windows-1252 lines']:,} lines with bytes outside UTF-8, decoded as Windows-1252", f"{path}: {verified}"]}

@@ -14,6 +14,7 @@ A store is a folder:
 maps the files into memory: reading tweet ``i`` touches only its own bytes.
 """
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -171,6 +172,19 @@ class TweetStore:
         if name not in self.splits:
             raise ValueError(f"split {name!r} is not in this store; its splits are {self.splits}")
         return self.take(self.split == self.splits.index(name))
+
+    def fingerprint(self):
+        """A short hex digest of exactly which tweets this store (or view) holds, for a run folder to record.
+
+        A prepared store is named by its source's sha256; one made in memory by its ids and
+        offsets; a view adds the indices of its tweets.
+        """
+        digest = hashlib.sha256(str(self.length).encode())
+        source = (self.manifest or {}).get("source", {}).get("sha256")
+        for part in ([source.encode()] if source else [np.asarray(self.ids), np.asarray(self.offsets)]):
+            digest.update(part if isinstance(part, bytes) else np.ascontiguousarray(part).tobytes())
+        digest.update(b"all" if self.rows is None else np.ascontiguousarray(self.rows).tobytes())
+        return digest.hexdigest()[:16]
 
     def in_memory(self):
         """The same tweets with ``ids`` and ``offsets`` read into memory (a copy)."""

@@ -12,6 +12,7 @@ once finished, ``done.json``.
 
 import json
 import math
+import numbers
 import time
 from pathlib import Path
 
@@ -57,7 +58,11 @@ def _end_of_epoch(model, run_dir, validate, budget, patience, keep_epochs, verbo
         if keep_epochs:
             with atomic_path(epoch_weights(run_dir, epoch), prefix=".saving-", suffix=".weights.h5") as tmp:
                 model.save_weights(tmp)
-        score = float(validate(model))
+        score = validate(model)
+        if isinstance(score, bool) or not isinstance(score, numbers.Real) or not math.isfinite(score):
+            raise ValueError(f"validate returned {score!r} after epoch {epoch + 1}: it must return a finite number "
+                             f"(a score, lower is better); nothing of epoch {epoch + 1} was recorded in {run_dir}")
+        score = float(score)
         history = read_history(run_dir)
         history = history[history["epoch"] < epoch]  # a rerun of an epoch replaces its row
         improved = history.empty or score < history["validation"].min()
@@ -92,6 +97,11 @@ def load_epoch(model, run_dir, epoch):
     return restore_weights(model, epoch_weights(run_dir, epoch))
 
 
+def model_fingerprint(model):
+    """The model's architecture as JSON values: each layer's class and number of parameters."""
+    return [[type(layer).__name__, int(layer.count_params())] for layer in model.layers]
+
+
 def _check_config(run_dir, config):
     """Record ``config`` in ``run_dir/config.json``, or raise if the folder holds a run with another one."""
     path = run_dir / "config.json"
@@ -101,7 +111,7 @@ def _check_config(run_dir, config):
         if differ:
             raise ValueError(f"{run_dir} holds a run with other settings ({', '.join(differ)}: "
                              f"{[stored.get(k) for k in differ]} there, {[config.get(k) for k in differ]} now); "
-                             "delete the folder to train again, or choose another run_dir")
+                             "it belongs to another run: choose a new run_dir, or delete the folder to train again")
     else:
         write_json_atomically(config, path)
 
@@ -119,9 +129,11 @@ def train_resumably(model, train_data, validate, run_dir, time_budget_s, steps_p
     budget is spent, or after ``max_epochs``. ``learning_rate``, a function of training
     minutes, sets the optimizer's rate before every step (``LearningRateByTime``). Extra
     ``callbacks`` join the budget's; ``keep_epochs`` keeps every epoch's weights
-    (``epoch_weights``); ``config``, a dict of JSON values describing the run (model size,
-    schedule, data), is kept in ``config.json`` and a rerun with another one raises
-    ``ValueError`` instead of resuming a different run; ``verbose`` prints one line per epoch
+    (``epoch_weights``); ``config``, a dict of JSON values describing the run (schedule,
+    anything else), is kept in ``config.json`` with the budget, the data
+    (``train_data.fingerprint()``: which tweets, which batches) and the model's layers
+    (``model_fingerprint``), and a rerun with any of them different raises ``ValueError``
+    (use a new run_dir) instead of resuming a different run; ``verbose`` prints one line per epoch
     (the training loss, Keras' mean in nats, shown in bits: divided by ln 2).
 
     Rerun after an interruption, it resumes at the exact batch of the last backup (every
@@ -137,7 +149,8 @@ def train_resumably(model, train_data, validate, run_dir, time_budget_s, steps_p
         raise TypeError(f"validate must be a function of the model returning a score, got {type(validate).__name__}")
     run_dir.mkdir(parents=True, exist_ok=True)
     _check_config(run_dir, {"time_budget_s": time_budget_s, "steps_per_epoch": steps_per_epoch,
-                            "max_epochs": max_epochs, "patience": patience, **(config or {})})
+                            "max_epochs": max_epochs, "patience": patience, "data": train_data.fingerprint(),
+                            "model": model_fingerprint(model), **(config or {})})
     done, best = run_dir / "done.json", run_dir / "best.keras"
     if not done.exists():
         budget = TrainingTimeBudget(time_budget_s, run_dir / "budget.json")

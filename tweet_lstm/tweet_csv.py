@@ -10,10 +10,12 @@ The contract, enforced here for every reader:
 - Every column is read as str: a tweet that says "NA" or "null" stays text. An empty
   cell is missing (NaN), and a missing emoji is never an emoji.
 - Rows that repeat the header and rows whose text is missing or empty are dropped, and
-  counted in the frame's ``attrs["dropped"]``.
+  counted in the frame's ``attrs["dropped"]``. A row with more fields than the header, a
+  repeated column name and an empty file are errors that name the file (and the line).
 """
 
 import csv
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -76,32 +78,81 @@ def drop_unusable_rows(frame, source):
     return kept
 
 
+def check_header(path):
+    """Raise ``ValueError`` naming ``path`` if it is empty or its header repeats a column name."""
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        header = next(csv.reader(f), None)
+    if not header:
+        raise ValueError(f"{path}: the file is empty; a tweets CSV starts with a header row such as text,emoji,split")
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{path}, line 1 (the header): column name(s) {repeated} appear more than once; "
+                         f"each column needs a name of its own (header: {header})")
+
+
+def first_line_with_extra_fields(path):
+    """``(line, fields, columns)`` of the first record with more fields than the header, or None."""
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        records = csv.reader(f)
+        header = next(records, [])
+        for record in records:
+            if len(record) > len(header):
+                return records.line_num, len(record), len(header)
+    return None
+
+
+def _read_error(path, err):
+    """The ``ValueError`` that says what is wrong with ``path``, for an error pandas raised reading it."""
+    if isinstance(err, (pd.errors.ParserWarning, pd.errors.ParserError)):
+        found = first_line_with_extra_fields(path)
+        if found is not None:
+            line, fields, columns = found
+            return ValueError(f"{path}, line {line}: {fields} fields where the header names {columns} columns; "
+                              "quote a field that holds a comma, or add the missing column names to the header")
+    return _parse_error(path, err)
+
+
+def _records(path, chunksize=None):
+    """``pd.read_csv`` of ``path`` under the contract; the first column is never taken as the index."""
+    return pd.read_csv(path, chunksize=chunksize, index_col=False, **read_csv_options())
+
+
 def read_tweet_data(path):
     """Read a tweets CSV (see the module's contract) into a DataFrame of str columns.
 
-    Raises ``ValueError`` naming the file (and the line, for bytes that are not UTF-8 or
-    rows pandas cannot parse) and any missing ``text`` column.
+    Raises ``ValueError`` naming the file (and the line, for bytes that are not UTF-8,
+    rows pandas cannot parse and rows with more fields than the header), an empty file,
+    a repeated column name and a missing ``text`` column.
     """
     try:
-        frame = pd.read_csv(path, **read_csv_options())
-    except (UnicodeDecodeError, pd.errors.ParserError) as err:
-        raise _parse_error(path, err) from None
+        check_header(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)  # extra fields: pandas would drop them
+            frame = _records(path)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.ParserWarning) as err:
+        raise _read_error(path, err) from None
     return drop_unusable_rows(frame, path)
 
 
 def iter_tweet_data(path, chunksize=100_000):
     """Yield the tweets CSV at ``path`` as DataFrames of at most ``chunksize`` rows.
 
-    Each chunk is read and cleaned exactly like ``read_tweet_data``, so a file far larger
+    Each chunk is read and checked exactly like ``read_tweet_data``, so a file far larger
     than memory can be processed one chunk at a time.
     """
     chunksize = check_int("chunksize", chunksize, minimum=1)
     try:
-        with pd.read_csv(path, chunksize=chunksize, **read_csv_options()) as reader:
-            for chunk in reader:
+        check_header(path)
+        with _records(path, chunksize) as reader:
+            while True:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", pd.errors.ParserWarning)
+                    chunk = next(reader, None)
+                if chunk is None:
+                    return
                 yield drop_unusable_rows(chunk, path)
-    except (UnicodeDecodeError, pd.errors.ParserError) as err:
-        raise _parse_error(path, err) from None
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.ParserWarning) as err:
+        raise _read_error(path, err) from None
 
 
 def repeat_tweets_csv(source_csv, out_csv, n_rows, chunksize=100_000, split=None):
