@@ -1,4 +1,5 @@
-# make test : virtual environment (if missing) from the lock + data + the full pytest suite (CI runs this)
+# make test : virtual environment (if missing) from the lock, the project installed into it (editable)
+#             + data + the full pytest suite (CI runs this)
 # make check: the fast tier: every test but the notebook smoke runs and subprocess training (< 60 s)
 # make run  : data (if missing) + every notebook executed top to bottom, outputs written back
 #             QUICK=1 make run executes them in smoke mode into runs/quick/ instead
@@ -18,9 +19,10 @@ export PYTHONHASHSEED ?= 0
 
 .PHONY: test check run data venv bench lock clean
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --editable .
 	@touch $@
 
 venv: $(VENV)/.installed

@@ -1,6 +1,7 @@
 """The project's own promises: a complete lock, no data in git, small modules, nothing outside the repository."""
 
 import re
+import shutil
 import subprocess
 import sys
 from importlib import metadata
@@ -31,7 +32,7 @@ def test_the_virtual_environment_holds_exactly_the_lock():
     if Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
         pytest.skip("not running in the project's .venv")
     installed = {re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower(): d.version for d in metadata.distributions()}
-    for tool in ("pip", "setuptools"):
+    for tool in ("pip", "setuptools", "tweet-lstm"):  # the installers, and this project (make installs it editable)
         installed.pop(tool, None)
     assert installed == pins(ROOT / "requirements.txt")
 
@@ -65,3 +66,24 @@ def test_no_project_file_refers_to_documents_outside_the_repository():
 @pytest.mark.parametrize("path", sorted((ROOT / "tweet_lstm").glob("*.py")), ids=lambda p: p.name)
 def test_each_package_module_is_readable_in_one_sitting(path):
     assert len(path.read_text().splitlines()) <= 300
+
+
+@pytest.mark.slow
+def test_pip_installs_the_project_so_that_it_imports_from_any_folder(tmp_path):
+    source = tmp_path / "source"  # a copy: building writes build/ and egg-info beside the sources
+    shutil.copytree(ROOT / "tweet_lstm", source / "tweet_lstm", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "data_load_utils.py"):
+        shutil.copy(ROOT / name, source / name)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                            "--wheel-dir", str(tmp_path / "wheel"), str(source)], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    wheel = next((tmp_path / "wheel").glob("tweet_lstm-*.whl"))
+    installed = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
+                                str(tmp_path / "site"), str(wheel)], capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr
+    env = {"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", "import data_load_utils, tweet_lstm.store as s; print(s.__file__)"],
+                          cwd="/", env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(str(tmp_path / "site")), "imported from the installed copy, not the checkout"
+

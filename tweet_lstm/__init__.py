@@ -23,6 +23,7 @@
 | ``resume`` | backups and training that resumes exactly mid-epoch | yes |
 | ``distribute`` | ``tf.distribute`` strategies, shards, the one guarded Keras workaround | yes |
 | ``training`` | ``train_resumably``: budget, validation, best model, early stopping across restarts | yes |
+| ``cli`` | ``python -m tweet_lstm train`` / ``generate``: a model of your own tweets | on use |
 | ``quiet`` | import TensorFlow without its start-up log lines | no |
 | ``machine`` | the CPU, cores and memory a measurement ran on | no |
 """

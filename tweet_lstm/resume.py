@@ -126,7 +126,7 @@ def fit_with_backups(model, dataset, backup_dir, epochs=1, backup_every=100, cal
     batches (the fewest any shard has; each batch is then spread over one step per worker)
     and backs up into ``backup_dir/worker-<index>``. Returns a dict: ``resumed_from``
     ``(epoch, batch)``, ``steps`` (Keras steps run now) and ``history`` (one dict of logs
-    per epoch run now).
+    per epoch run now). (Beyond the first three, every parameter is a setting with a default.)
     """
     if not isinstance(dataset, TweetBatches):
         raise TypeError(f"dataset must be a TweetDataset (or TweetBatches), got {type(dataset).__name__}")

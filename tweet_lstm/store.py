@@ -58,6 +58,8 @@ class TweetStore:
     are None where the source had no such column. ``length``: the characters tweets were cut
     to. ``take`` and ``split_of`` give a view over some tweets (it keeps their indices,
     ``rows``); ``starts``, ``lengths``, ``emoji`` and ``split`` are those of the view's tweets.
+    Make one with ``open``, ``from_frame`` or ``prepare_tweets``: the constructor only takes
+    the arrays and names they read, which is why it has so many parameters.
     """
 
     def __init__(self, ids, offsets, length, emoji=None, emojis=None, split=None, splits=None, manifest=None,

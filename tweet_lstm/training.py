@@ -140,6 +140,9 @@ def train_resumably(model, train_data, validate, run_dir, time_budget_s, steps_p
     ``backup_every`` batches), with the budget, the best score and the patience as they
     were; once finished, ``done.json`` makes a rerun skip training. Loads the best weights
     into ``model`` and returns the history (one row per epoch, ``HISTORY_COLUMNS``).
+
+    (The first five parameters are the run; the others are its settings, each with a default,
+    which is why there are many.)
     """
     run_dir = Path(run_dir)
     time_budget_s = check_number("time_budget_s", time_budget_s, minimum=0.0)

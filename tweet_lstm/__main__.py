@@ -1,0 +1,7 @@
+"""``python -m tweet_lstm``: the ``train`` and ``generate`` commands (see ``cli.py``)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
