@@ -36,6 +36,17 @@ def code_points(texts, width):
     return flat.reshape(len(texts), width)
 
 
+def char_ids(points):
+    """Code points (any shape, uint32) as character ids: ``ID_VOCAB`` positions, ``<unk>`` outside the set; uint8."""
+    return np.where(points < 256, _ID_TABLE[np.minimum(points, 255)], UNK_ID).astype(np.uint8)
+
+
+def trimmed_width(longest, length=160, buckets=BUCKETS):
+    """Width of an id row for tweets of at most ``longest`` characters: the smallest ``bucket + 1`` that holds
+    ``<start>``, the characters and ``<end>`` (buckets above ``length`` ignored), else ``length + 1``."""
+    return next((b + 1 for b in sorted(buckets) if b + 1 >= longest + 2 and b <= length), length + 1)
+
+
 def encode_tweets_to_ids(texts, length=160, trim=False, buckets=BUCKETS):
     """Encode tweets as a ``(n, width)`` uint8 matrix of ids for whole-sequence training.
 
@@ -55,18 +66,17 @@ def encode_tweets_to_ids(texts, length=160, trim=False, buckets=BUCKETS):
     longest = max((len(t) for t in cut), default=0)
     width = length + 1
     if trim:
-        needed = longest + 2
-        width = next((b + 1 for b in sorted(buckets) if b + 1 >= needed and b <= length), length + 1)
+        width = trimmed_width(longest, length, buckets)
     ids = np.full((len(texts), width), PAD_ID, dtype=np.uint8)
     if not texts:
         return ids
     ids[:, 0] = START_ID
     points = code_points([t.ljust(longest, "\0") for t in cut], longest)
-    char_ids = np.where(points < 256, _ID_TABLE[np.minimum(points, 255)], UNK_ID).astype(np.uint8)
+    ids_of_chars = char_ids(points)
     lengths = np.array([len(t) for t in cut])
     inside = np.arange(longest) < lengths[:, None]
     body = ids[:, 1:1 + longest]
-    body[inside] = char_ids[inside]
+    body[inside] = ids_of_chars[inside]
     rows = np.flatnonzero(lengths < length)
     ids[rows, 1 + lengths[rows]] = END_ID
     return ids

@@ -5,7 +5,6 @@ cleans each tweet once, cuts it to ``length`` characters and writes the store's 
 (``store.py`` describes them) into a temporary folder renamed into place when complete.
 """
 
-import hashlib
 import json
 import os
 import secrets
@@ -16,25 +15,17 @@ import numpy as np
 import psutil
 
 from .checks import check_int
+from .download import sha256_of
 from .ids import ID_VOCAB
 from .store import FORMAT, TweetStore, codes_of, texts_to_ids
 from .text import clean_tweet_text
 from .tweet_csv import iter_tweet_data
 
 
-def file_sha256(path, block=1 << 20):
-    """The sha256 of the file at ``path``, as hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def source_stamp(path):
     """What identifies a source file's content: its size, modification time and sha256."""
     stat = Path(path).stat()
-    return {"bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": file_sha256(path)}
+    return {"bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256_of(path)}
 
 
 def _matches(store_dir, stamp, length):

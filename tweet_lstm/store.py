@@ -21,19 +21,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .ids import BUCKETS, END_ID, ID_VOCAB, PAD_ID, START_ID, UNK_ID, code_point_table, code_points
+from .ids import END_ID, ID_VOCAB, PAD_ID, START_ID, char_ids, code_points, trimmed_width
 from .text import OUTSIDE_CHARACTERS, clean_tweet_text
 
 FORMAT = 1
 """The store layout's version, kept in the manifest."""
-_ID_TABLE = code_point_table(4, UNK_ID)
 
 
 def texts_to_ids(texts):
     """``(ids, lengths)``: cleaned texts as one flat uint8 array of character ids, and each one's length."""
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
     points = code_points(["".join(texts)], int(lengths.sum()))[0] if len(texts) else np.zeros(0, np.uint32)
-    return np.where(points < 256, _ID_TABLE[np.minimum(points, 255)], UNK_ID).astype(np.uint8), lengths
+    return char_ids(points), lengths
 
 
 def codes_of(values, names):
@@ -205,8 +204,7 @@ class TweetStore:
         longest = int(lengths.max(initial=0))
         width = self.length + 1
         if trim:
-            width = next((b + 1 for b in sorted(BUCKETS) if b + 1 >= longest + 2 and b <= self.length),
-                         self.length + 1)
+            width = trimmed_width(longest, self.length)
         out = np.full((len(base), width), PAD_ID, dtype=np.uint8)
         out[:, 0] = START_ID
         inside = np.arange(longest) < lengths[:, None]
