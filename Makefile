@@ -1,6 +1,6 @@
 # make test : virtual environment (if missing) from the lock, the project installed into it (editable)
 #             + data + the full pytest suite (CI runs this)
-# make check: the fast tier: every test but the notebook smoke runs and subprocess training (< 60 s)
+# make check: the fast tier, never importing TensorFlow: every test not marked `tf` or `slow` (about 30 s)
 # make run  : data (if missing) + every notebook executed top to bottom, outputs written back
 #             QUICK=1 make run executes them in smoke mode into runs/quick/ instead
 # make data : data/tweets.csv from TweetEval emoji (download, or copy from $TWEETS_SOURCE);
@@ -36,7 +36,7 @@ test: venv data
 	REQUIRE_DATA=1 $(PY) -m pytest
 
 check: venv
-	$(PY) -m pytest -m "not slow" -q
+	FAST_TIER=1 $(PY) -m pytest -m "not slow and not tf" -q
 
 run: venv data
 	$(PY) scripts/run_notebooks.py $(if $(QUICK),--smoke --out runs/quick)

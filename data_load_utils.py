@@ -19,7 +19,7 @@ from tweet_lstm.files import write_csv_atomically, write_json_atomically  # noqa
 
 # 2. Read and clean ------------------------------------------------------------------
 from tweet_lstm.tweet_csv import iter_tweet_data, read_tweet_data, repeat_tweets_csv  # noqa: F401
-from tweet_lstm.text import (CHARACTERS, LATIN_FOLDING, clean_tweet_text, drop_empty_tweets,  # noqa: F401
+from tweet_lstm.text import (CHARACTERS, LATIN_FOLDING, PUNCTUATION_FOLDING, clean_tweet_text, drop_empty_tweets,  # noqa: F401
                              filter_text_for_handles,
                              filter_tweets_min_count, get_emojis_list, get_unique_chars_list,
                              get_universal_chars_list, pad_text)
@@ -54,7 +54,7 @@ from tweet_lstm.quiet import import_tensorflow_quietly  # noqa: F401
 _NEEDS_TENSORFLOW = {
     "tweet_lstm.dataset": ("TweetDataset", "WindowDataset", "tf_dataset"),
     "tweet_lstm.model": ("build_sequence_model", "layer_table", "sample_tweets"),
-    "tweet_lstm.callbacks": ("MemoryRecorder", "ProgressLines", "StepCounter", "TrainingTimeBudget"),
+    "tweet_lstm.callbacks": ("MemoryRecorder", "ProgressBar", "ProgressLines", "StepCounter", "TrainingTimeBudget"),
     "tweet_lstm.resume": ("StepBackup", "backup_position", "fit_with_backups"),
     "tweet_lstm.training": ("LearningRateByTime", "epoch_weights", "load_epoch", "read_history", "train_resumably"),
     "tweet_lstm.distribute": ("DISTRIBUTION_STRATEGIES", "distribution_strategy", "tf_config_shard"),

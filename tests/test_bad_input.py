@@ -83,6 +83,7 @@ def finished_run(tmp_path_factory):
 
 @pytest.mark.parametrize("change, named", [("other tweets", "data"), ("another model", "model"),
                                            ("other batches", "data")])
+@pytest.mark.tf
 def test_a_run_folder_reused_with_other_data_or_another_model_is_an_error_naming_what_differs(
         finished_run, change, named):
     from tweet_lstm.dataset import TweetDataset
@@ -96,6 +97,7 @@ def test_a_run_folder_reused_with_other_data_or_another_model_is_an_error_naming
 
 
 @pytest.mark.parametrize("damage", ["garbage", "empty"])
+@pytest.mark.tf
 def test_a_damaged_checkpoint_or_backup_is_an_error_naming_the_file(tmp_path, damage):
     from tweet_lstm.model import build_sequence_model
     from tweet_lstm.resume import restore_weights
@@ -106,6 +108,7 @@ def test_a_damaged_checkpoint_or_backup_is_an_error_naming_the_file(tmp_path, da
             restore_weights(build_sequence_model(units=4, embedding_dim=4), path)
 
 
+@pytest.mark.tf
 def test_weights_of_another_shape_are_an_error_naming_the_file(tmp_path):
     from tweet_lstm.model import build_sequence_model
     from tweet_lstm.resume import restore_weights
@@ -116,6 +119,7 @@ def test_weights_of_another_shape_are_an_error_naming_the_file(tmp_path):
 
 
 @pytest.mark.parametrize("score", [float("nan"), float("inf"), None, "2.5"])
+@pytest.mark.tf
 def test_a_validate_that_returns_no_finite_number_is_an_error_saying_so(tmp_path, score):
     from tweet_lstm.dataset import TweetDataset
     from tweet_lstm.model import build_sequence_model
@@ -127,12 +131,14 @@ def test_a_validate_that_returns_no_finite_number_is_an_error_saying_so(tmp_path
 
 
 @pytest.mark.parametrize("rng", ["abc", -1, 1.5, True])
+@pytest.mark.tf
 def test_sample_tweets_refuses_an_rng_it_cannot_use_naming_it(rng):
     from tweet_lstm.model import build_sequence_model, sample_tweets
     with pytest.raises(TypeError, match="rng must be"):
         sample_tweets(build_sequence_model(units=4, embedding_dim=4), rng=rng)
 
 
+@pytest.mark.tf
 def test_sample_tweets_takes_a_seed_or_a_generator():
     from tweet_lstm.model import build_sequence_model, sample_tweets
     model = build_sequence_model(units=4, embedding_dim=4)

@@ -1,12 +1,15 @@
+import io
 import json
 import time
 
 import psutil
 import pytest
 
-from tweet_lstm.callbacks import MemoryRecorder, ProgressLines, StepCounter, TrainingTimeBudget
+from tweet_lstm.callbacks import MemoryRecorder, ProgressBar, ProgressLines, StepCounter, TrainingTimeBudget
 from tweet_lstm.machine import peak_rss_bytes
 from tweet_lstm.model import build_sequence_model
+
+pytestmark = pytest.mark.tf  # every test here needs TensorFlow or Keras
 
 
 def test_a_step_counter_counts_the_steps_done_before_a_resume():
@@ -39,6 +42,22 @@ def test_progress_lines_are_plain_text_without_colour_codes_or_redraws(capsys):
     assert out.splitlines()[0] == "epoch 1: 8 steps" and len(out.splitlines()) == 5
     assert "step 8/8" in out and "loss 2.5000" in out and "tweets/s" in out
     assert not set(out) & {"\x1b", "\b", "\r"}
+
+
+def test_a_progress_bar_redraws_one_line_per_epoch_and_ends_it_before_the_next_output():
+    stream = io.StringIO()
+    bar = ProgressBar(tweets_per_step=10, width=8, per_second=1e9, stream=stream)
+    bar.params = {"steps": 4}
+    bar.on_train_begin()
+    bar.on_epoch_begin(0)
+    for batch in range(4):
+        bar.on_train_batch_end(batch, {"loss": 2.5})
+    bar.on_epoch_end(0)
+    out = stream.getvalue()
+    assert out.endswith("\n") and out.count("\n") == 1, "one line, finished at the epoch's end"
+    draws = out.rstrip("\n").split("\r")[1:]
+    assert len(draws) == 5 and draws[0].startswith("epoch 1 [##......] 1/4")
+    assert draws[-1].startswith("epoch 1 [########] 4/4") and "loss 2.5000" in draws[-1]
 
 
 def test_the_time_budget_counts_time_spent_inside_an_interrupted_epoch(tmp_path):

@@ -10,6 +10,8 @@ from tests.helpers import tiny_next_char_model, toy_store
 from tweet_lstm.dataset import TweetDataset, WindowDataset, tf_dataset
 from tweet_lstm.store import TweetStore
 
+pytestmark = pytest.mark.tf  # every test here needs TensorFlow or Keras
+
 
 class LoggedDataset(TweetDataset):
     """A ``TweetDataset`` that records each ``(epoch, index)`` asked of it, by ``self[i]`` or ``batch``."""

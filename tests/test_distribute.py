@@ -11,6 +11,8 @@ from tweet_lstm.model import build_sequence_model
 from tweet_lstm.resume import backup_position
 from tweet_lstm.prepare import prepare_tweets
 
+pytestmark = pytest.mark.tf  # every test here needs TensorFlow or Keras
+
 
 def test_distribution_strategy_rejects_an_unknown_name_and_default_reads_everything():
     with pytest.raises(ValueError, match="name"):

@@ -1,6 +1,5 @@
 import math
 
-import keras
 import numpy as np
 import pytest
 
@@ -10,10 +9,12 @@ from tweet_lstm.text import CHARACTERS
 
 
 def uniform_window_model():
+    import keras
     return keras.Sequential([keras.Input((64, 93)), keras.layers.Flatten(),
                              keras.layers.Dense(93, activation="softmax", kernel_initializer="zeros")])
 
 
+@pytest.mark.tf
 def test_window_bits_scores_every_character_once_and_uniform_is_log2_93():
     bits, n = window_bits_per_character(uniform_window_model(), ["hello", "x" * 200, "a b c"], window_size=64)
     assert n == 5 + 160 + 5

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -9,7 +10,7 @@ from tweet_lstm.text import CHARACTERS
 VOCAB_TEXT = st.text(alphabet=CHARACTERS, max_size=200)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(VOCAB_TEXT, st.integers(min_value=1, max_value=200))
 def test_id_encoding_round_trips_any_vocabulary_string(text, length):
     ids = encode_tweets_to_ids([text], length=length)
@@ -18,7 +19,7 @@ def test_id_encoding_round_trips_any_vocabulary_string(text, length):
     assert (ids[0, 1 + len(text):] <= END_ID).all(), "only <end> and padding after the text"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(VOCAB_TEXT, min_size=1, max_size=20))
 def test_trimmed_batches_decode_the_same_and_are_only_as_wide_as_a_bucket_needs(texts):
     full = encode_tweets_to_ids(texts)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -299,7 +300,7 @@ def test_a_bad_raw_file_is_an_error_naming_file_and_line_and_writes_nothing(
 LINE_TEXT = st.text(st.characters(blacklist_characters="\n\r\0", blacklist_categories=("Cs",)), min_size=1)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(rows=st.lists(st.tuples(LINE_TEXT.filter(str.strip), st.sampled_from(["0", "1"])), max_size=8))
 def test_any_tweets_and_labels_round_trip_through_the_csv(tmp_path_factory, rows):
     folder = tmp_path_factory.mktemp("toy")
@@ -385,7 +386,7 @@ def test_a_sentiment140_line_that_is_not_utf8_is_decoded_as_windows_1252(tmp_pat
     assert tweets["polarity"].tolist() == ["negative", "positive", "positive"]
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(st.lists(st.text(st.characters(blacklist_categories=("Cs",))), max_size=10))
 def test_any_sentiment140_text_round_trips_through_write_rows(tmp_path_factory, texts):
     path = tmp_path_factory.mktemp("rows") / "tweets.csv"
@@ -402,7 +403,7 @@ def test_bytes_outside_utf8_are_windows_1252_and_the_utf8_around_them_stays_utf8
     assert sentiment140.decode_line(raw) == (text, 1 if raw != b"\x93quoted\x94" else 2)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.one_of(st.text(st.characters(blacklist_categories=("Cs",)), max_size=5),
                           st.integers(0x80, 0xFF)), max_size=12))
 def test_decode_line_keeps_valid_utf8_and_turns_each_other_byte_into_its_windows_1252_character(pieces):

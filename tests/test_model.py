@@ -8,6 +8,8 @@ from tweet_lstm.evaluate import sequence_bits_per_character
 from tweet_lstm.ids import ID_VOCAB, PAD_ID, START_ID, UNK_ID, encode_tweets_to_ids
 from tweet_lstm.model import build_sequence_model, layer_table, sample_tweets
 
+pytestmark = pytest.mark.tf  # every test here needs TensorFlow or Keras
+
 
 @pytest.fixture(scope="module")
 def small_model():

@@ -87,3 +87,33 @@ def test_pip_installs_the_project_so_that_it_imports_from_any_folder(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(str(tmp_path / "site")), "imported from the installed copy, not the checkout"
 
+
+
+def test_the_fast_tier_guard_refuses_tensorflow_and_keras_naming_the_mark():
+    from conftest import _NoTensorFlow
+    for name in ("tensorflow", "keras.layers"):
+        with pytest.raises(ImportError, match="mark the test that needs it with @pytest.mark.tf"):
+            _NoTensorFlow().find_spec(name)
+    assert _NoTensorFlow().find_spec("numpy") is None
+
+
+@pytest.mark.slow
+def test_make_check_runs_the_fast_tier_without_ever_importing_tensorflow():
+    done = subprocess.run(["make", "--no-print-directory", "check"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "fast tier: TensorFlow and Keras were never imported" in done.stdout
+    assert re.search(r"\d+ passed, \d+ deselected", done.stdout)
+
+
+def test_notebooks_import_the_installed_package_without_editing_sys_path():
+    edits = [path.name for path in sorted((ROOT / "notebooks").glob("*.ipynb")) if "sys.path" in path.read_text()]
+    assert edits == []
+
+
+def test_the_environments_python_imports_data_load_utils_from_the_root_folder():
+    env = {"PATH": "/usr/bin:/bin"}  # no PYTHONPATH: found because the project is installed
+    done = subprocess.run([sys.executable, "-c", "import data_load_utils; print(data_load_utils.__file__)"],
+                          cwd="/", env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(ROOT / "data_load_utils.py")

@@ -13,6 +13,8 @@ from tweet_lstm.files import write_csv_atomically
 from tweet_lstm.model import build_sequence_model
 from tweet_lstm.resume import StepBackup, backup_position, fit_with_backups
 
+pytestmark = pytest.mark.tf  # every test here needs TensorFlow or Keras
+
 
 def test_fit_with_backups_records_memory_and_a_finished_run_trains_nothing_again(tmp_path):
     data = TweetDataset(toy_store(100), batch_size=10)

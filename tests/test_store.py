@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -238,7 +239,7 @@ def write_messy_csv(path, rows, writer, line_end, bom):
         out.writerows([("text", "emoji"), *rows])
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=ROWS, writer=st.sampled_from(["pandas", "csv", "csv, all quoted"]),
        line_end=st.sampled_from(["\n", "\r\n"]), bom=st.booleans(), chunksize=st.integers(1, 7),
        batch_size=st.integers(1, 4), bucket_batches=st.integers(1, 3), seed=st.integers(0, 2**32))

@@ -1,12 +1,14 @@
 import pandas as pd
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tweet_lstm.text import (CHARACTERS, clean_tweet_text, drop_empty_tweets, filter_text_for_handles,
                              filter_tweets_min_count, get_emojis_list, get_universal_chars_list, pad_text)
 
-MESSY = st.text(alphabet=st.sampled_from(list(" @ab£`&;\n\t\u00a0é😀\ufe0f\u201c")) | st.characters(), max_size=40)
+MESSY = st.text(alphabet=st.sampled_from(list(" @ab£`&;.(\n\t\u00a0é😀\ufe0f\u201c\u2019\u2026\u2014"))
+                | st.characters(), max_size=40)
 
 
 def seed_filter(txt):
@@ -22,7 +24,7 @@ def test_filter_text_for_handles_removes_handles_and_characters_as_the_seed_did(
         "some text with a", "more with handle", "Im an undesirable character", "first", "caf £5 b"]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(MESSY, max_size=10))
 def test_filter_text_for_handles_matches_the_seeds_per_row_filter(texts):
     assert filter_text_for_handles(pd.Series(texts, dtype=object)).tolist() == [seed_filter(t) for t in texts]
@@ -36,7 +38,21 @@ def test_clean_tweet_text_collapses_spaces_and_strips():
 def test_clean_tweet_text_drops_a_handle_hidden_behind_an_outside_character():
     text = pd.Series(["\u201c@user: so true\u201d", "hi \u00a0@user there"])
     assert filter_text_for_handles(text).tolist() == ["@user: so true", "hi @user there"]
-    assert clean_tweet_text(text).tolist() == ["so true", "hi there"]
+    assert clean_tweet_text(text).tolist() == ['so true"', "hi there"]
+
+
+def test_typographic_punctuation_folds_to_its_ascii_twin_instead_of_vanishing():
+    text = pd.Series(["don\u2019t \u2018stop\u2019", "\u201cquoted\u201d \u00abfr\u00bb", "9\u201317 \u2014 x\u2011ray",
+                      "and then\u2026", "wait\uff01"])
+    assert clean_tweet_text(text).tolist() == ["don't 'stop'", '"quoted" "fr"', "9-17 - x-ray",
+                                               "and then...", "wait!"]
+
+
+def test_a_handle_behind_punctuation_goes_like_a_handle():
+    text = pd.Series(["RT .@AyannaPressley makes history", "thanks (@user) and \u201c@user\u201d!",
+                      "mail me@home.com", "a @ place"])
+    assert clean_tweet_text(text).tolist() == ["RT makes history", "thanks and",
+                                               "mail me@home.com", "a place"]
 
 
 def test_every_kind_of_whitespace_becomes_one_space_instead_of_gluing_words():
@@ -60,7 +76,7 @@ def test_a_tweet_of_only_emojis_and_handles_cleans_to_empty_and_is_dropped_and_c
     assert kept["text"].tolist() == ["kept"] and dropped == 2
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(MESSY, max_size=10))
 def test_clean_tweet_text_is_idempotent_and_stays_inside_the_character_set(texts):
     once = clean_tweet_text(pd.Series(texts, dtype=object))

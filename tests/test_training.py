@@ -10,6 +10,8 @@ from tweet_lstm.files import write_csv_atomically, write_json_atomically
 from tweet_lstm.model import build_sequence_model
 from tweet_lstm.training import HISTORY_COLUMNS, read_history, train_resumably
 
+pytestmark = pytest.mark.tf  # every test here needs TensorFlow or Keras
+
 
 def scores_by_epoch(scores, steps_per_epoch):
     """A ``validate`` that returns ``scores[e]`` after epoch ``e`` (read from the optimizer's step count)."""
@@ -41,6 +43,14 @@ def test_a_spent_budget_carries_over_a_restart_and_trains_nothing(tmp_path):
                               time_budget_s=60, verbose=0)
     assert history.empty and int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 0
     assert json.loads((tmp_path / "done.json").read_text())["seconds_spent"] == 61.0
+
+
+def test_an_epoch_the_budget_cuts_short_is_labelled_as_cut_not_as_a_whole_epoch(tmp_path, capsys):
+    model = build_sequence_model(units=8, embedding_dim=4)
+    history = train_resumably(model, TweetDataset(toy_store(40), batch_size=10), lambda m: 1.0, tmp_path,
+                              time_budget_s=1e-9, steps_per_epoch=3)
+    assert history["steps"].tolist() == [1], "the budget stops training after its first step"
+    assert "the time budget ran out during this epoch" in capsys.readouterr().out
 
 
 def test_a_learning_rate_by_minutes_sets_the_optimizer_before_every_step(tmp_path):

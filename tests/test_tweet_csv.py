@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import DATA
+from conftest import DATA, examples
 from tests.helpers import tweets_frame
 from tweet_lstm.files import write_csv_atomically
 from tweet_lstm.tweet_csv import iter_tweet_data, read_tweet_data, repeat_tweets_csv
@@ -36,7 +36,7 @@ def test_a_missing_emoji_stays_missing(tmp_path):
     assert read_tweet_data(path)["emoji"].isna().tolist() == [True, False]
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(st.lists(st.text(min_size=1).filter(lambda t: t not in ("text",) and "\r" not in t and "\0" not in t),
                 min_size=1, max_size=20))
 def test_tweets_with_newlines_commas_and_quotes_survive_a_csv_round_trip(tmp_path_factory, texts):

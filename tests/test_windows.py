@@ -52,6 +52,7 @@ def test_the_seeds_toy_tweets_at_window_64_give_64_examples():
     assert x.shape == (64, 64, 93) and y.shape == (64, 93)
 
 
+@pytest.mark.slow  # the loop takes seconds per window size; the property tests cover the fast tier
 @pytest.mark.parametrize("window_size", [64, 40])
 def test_loop_and_vectorized_give_identical_arrays_on_2048_real_tweets(clean_2048, window_size):
     loop = convert_tweet_to_xy(clean_2048, 160, window_size, 3, method="loop")
@@ -104,7 +105,7 @@ def test_loop_and_vectorized_agree_for_float_dtypes(clean_2048, dtype):
     np.testing.assert_array_equal(loop[1], fast[1])
 
 
-@pytest.mark.parametrize("window_size", [64, 40])
+@pytest.mark.parametrize("window_size", [pytest.param(64, marks=pytest.mark.slow), 40])
 def test_one_pass_of_generator_batches_equals_the_eager_arrays(clean_2048, window_size):
     eager_x, eager_y = convert_tweet_to_xy(clean_2048, 160, window_size, 3)
     batches = convert_tweet_to_xy_generator(clean_2048, 160, window_size, 3, batch_size=64)

@@ -4,6 +4,7 @@ import ctypes
 import functools
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -176,6 +177,53 @@ class ProgressLines(StepCounter):
         if self.tweets_per_step:
             line += f"  {(self.step - self._first) * self.tweets_per_step / elapsed:,.0f} tweets/s"
         print(line, flush=True)
+
+
+class ProgressBar(StepCounter):
+    """On a terminal: one line per epoch, redrawn in place (``\\r``) at most ``per_second``
+    times a second: a bar, the step, minutes, loss and tweets per second.
+
+    Use ``ProgressLines`` where output is stored (a notebook, a log file): a redrawn line
+    leaves carriage returns there. ``stream`` is where the line goes (default ``sys.stdout``).
+    """
+
+    def __init__(self, tweets_per_step=None, width=30, per_second=4.0, stream=None):
+        super().__init__()
+        self.tweets_per_step, self.width = tweets_per_step, check_int("width", width, minimum=1)
+        self.per_second = check_number("per_second", per_second, minimum=0.0)
+        self.stream = stream
+
+    def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
+        self._total = (self.params.get("steps") or 0) + self.offset
+        self._first, self._started, self._drawn = self.step, time.perf_counter(), -math.inf
+        self._logs = {}
+
+    def _draw(self):
+        elapsed = time.perf_counter() - self._started
+        done = min(self.step / self._total, 1.0) if self._total else 0.0
+        filled = round(done * self.width)
+        line = (f"\repoch {self.epoch + 1} [{'#' * filled}{'.' * (self.width - filled)}] "
+                f"{self.step:,}/{self._total:,}  {elapsed / 60:4.1f} min")
+        if "loss" in self._logs:
+            line += f"  loss {float(self._logs['loss']):.4f}"
+        if self.tweets_per_step and elapsed > 0:
+            line += f"  {(self.step - self._first) * self.tweets_per_step / elapsed:,.0f} tweets/s"
+        stream = self.stream or sys.stdout
+        stream.write(line)
+        stream.flush()
+        self._drawn = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)
+        self._logs = logs or {}
+        if self.per_second and time.perf_counter() - self._drawn >= 1 / self.per_second:
+            self._draw()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._draw()
+        (self.stream or sys.stdout).write("\n")
+        super().on_epoch_end(epoch, logs)
 
 
 class TrainingTimeBudget(keras.callbacks.Callback):

@@ -89,7 +89,7 @@ def train(args):
     import keras
 
     from .batches import TweetBatches
-    from .callbacks import ProgressLines
+    from .callbacks import ProgressBar, ProgressLines
     from .dataset import TweetDataset
     from .evaluate import sequence_bits_per_character
     from .model import build_sequence_model
@@ -106,9 +106,11 @@ def train(args):
     def learning_rate(minutes):
         return 4e-3 * (0.05 + 0.95 * (1 + math.cos(math.pi * min(minutes / budget, 1.0))) / 2)
 
+    progress = (ProgressBar(tweets_per_step=args.batch_size) if sys.stdout.isatty()  # a bar on a terminal,
+                else ProgressLines(updates=2, tweets_per_step=args.batch_size))  # plain lines in a log
     history = train_resumably(model, data, lambda m: sequence_bits_per_character(m, val)[0], args.out / "run",
                               budget * 60, steps_per_epoch=min(len(data), 500), learning_rate=learning_rate,
-                              patience=4, callbacks=[ProgressLines(updates=2, tweets_per_step=args.batch_size)],
+                              patience=4, callbacks=[progress],
                               config={"units": args.units, "minutes": budget})
     model.save(args.out / "model.keras")
     settings = {"emojis": emojis, "length": store.length, "units": args.units, "source": str(args.csv)}

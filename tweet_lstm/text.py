@@ -22,6 +22,7 @@ backtick), digits, letters and ``£``; 93 characters."""
 
 OUTSIDE_CHARACTERS = re.compile("[^" + re.escape(CHARACTERS) + "]")
 _HANDLE_WORD = r" @[^ ]*"
+_PREFIXED_HANDLE_WORD = " [" + re.escape(string.punctuation.replace("@", "")) + "]*@[^ ]*"
 _WHITESPACE = re.compile(r"\s+")
 _SPACES = re.compile(r" {2,}")
 _MAX_CLEANING_PASSES = 10
@@ -33,9 +34,10 @@ def _check_series(name, texts):
     return texts
 
 
-def _without_handles(texts):
-    """Drop every word that starts with ``@``, with one neighbouring space."""
-    return (" " + texts).str.replace(_HANDLE_WORD, "", regex=True).str.slice(1)
+def _without_handles(texts, pattern=_HANDLE_WORD):
+    """Drop every word that ``pattern`` matches (by default: starts with ``@``), with one
+    neighbouring space."""
+    return (" " + texts).str.replace(pattern, "", regex=True).str.slice(1)
 
 
 def filter_text_for_handles(text_series):
@@ -69,6 +71,16 @@ def _latin_folding_table():
 
 LATIN_FOLDING = _latin_folding_table()
 
+PUNCTUATION_FOLDING = str.maketrans({
+    **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u02bc\u2039\u203a\uff07", "'"),
+    **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb\uff02", '"'),
+    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d", "-"),
+    "\u2026": "...", "\u2024": ".", "\u2025": "..", "\u2044": "/", "\u2215": "/",
+    "\uff01": "!", "\uff1f": "?", "\uff0c": ",", "\uff0e": ".", "\uff1a": ":", "\uff1b": ";",
+})
+"""``str.translate`` table: typographic punctuation to its ASCII twin (’ ‘ -> ', “ ” « » -> ",
+the dashes, hyphens and minus -> -, … -> ..., fullwidth ! ? , . : ; to their ASCII forms)."""
+
 
 def _clean_once(texts):
     """One pass of ``clean_tweet_text``'s steps over a Series of str."""
@@ -76,7 +88,9 @@ def _clean_once(texts):
     if has_entity.any():
         texts = texts.where(~has_entity, texts[has_entity].map(html.unescape))
     texts = texts.str.replace(_WHITESPACE, " ", regex=True).str.translate(LATIN_FOLDING)
-    texts = _without_handles(texts.str.replace(OUTSIDE_CHARACTERS, "", regex=True))
+    texts = texts.str.translate(PUNCTUATION_FOLDING)
+    texts = _without_handles(texts.str.replace(OUTSIDE_CHARACTERS, "", regex=True),
+                             _PREFIXED_HANDLE_WORD)
     return texts.str.replace(_SPACES, " ", regex=True).str.strip()
 
 
@@ -85,9 +99,12 @@ def clean_tweet_text(text_series):
 
     In order: HTML entities are unescaped (``&amp;`` -> ``&``); every run of whitespace
     (newline, tab, no-break space, ...) becomes one space; accented Latin letters fold to
-    their base letter (``Québec`` -> ``Quebec``, ``ß`` -> ``ss``); other characters outside
-    ``CHARACTERS`` are removed; ``@handle`` words go as in ``filter_text_for_handles``
-    (after the characters, so a handle behind one, as in ``“@name``, goes too); runs of
+    their base letter (``Québec`` -> ``Quebec``, ``ß`` -> ``ss``); typographic punctuation
+    folds to its ASCII twin (``don’t`` -> ``don't``, ``…`` -> ``...``, see
+    ``PUNCTUATION_FOLDING``); other characters outside ``CHARACTERS`` are removed; handle
+    words go as in ``filter_text_for_handles``, and so do handles behind punctuation
+    (``.@name``, ``"@name``, ``(@name``); that step comes after the characters, so a
+    handle behind a removed one, as in ``❤@name``, goes too; runs of
     spaces collapse and the ends are stripped. The steps repeat on any tweet they still
     change (an entity can hide inside another, ``&amp;lt;``), so cleaning is idempotent:
     a cleaned tweet comes through a second cleaning unchanged. A tweet can end up empty;

@@ -81,6 +81,7 @@ def _end_of_epoch(model, run_dir, validate, budget, patience, keep_epochs, verbo
         if verbose:
             print(f"epoch {epoch + 1:3d}: {budget.spent / 60:5.1f} min, training loss {row['loss'] / math.log(2):.3f} "
                   f"bits per target, validation {score:.4f}{' (best)' if improved else ''}"
+                  f"{'; the time budget ran out during this epoch' if budget.exhausted else ''}"
                   f"  [validated in {time.perf_counter() - started:.0f} s]", flush=True)
         return {"validation": score}
     return end_of_epoch
