@@ -28,6 +28,13 @@ def test_every_direct_dependency_is_pinned_in_the_lock_at_the_same_version():
     assert {name: lock.get(name) for name in direct} == direct
 
 
+def test_the_website_tool_has_its_own_lock_with_every_direct_dependency_pinned():
+    direct, lock = pins(ROOT / "requirements-site.in"), pins(ROOT / "requirements-site.txt")
+    assert set(direct) == {"mkdocs", "mkdocs-material", "mkdocs-jupyter"}
+    assert {name: lock.get(name) for name in direct} == direct
+    assert "tensorflow" not in lock, "the runtime stack stays out of the website's lock"
+
+
 def test_the_virtual_environment_holds_exactly_the_lock():
     if Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
         pytest.skip("not running in the project's .venv")
