@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import toy_store
+from tweet_lstm.batches import TweetBatches
 from tweet_lstm.download import fetch_file
 from tweet_lstm.prepare import prepare_tweets
 from tweet_lstm.sentiment140 import decode_line
@@ -59,9 +60,16 @@ def test_a_base_url_works_with_or_without_its_final_slash(tmp_path):
         assert fetch_file("f.txt", tmp_path / f"out{i}", base_url=url).read_text() == "hello"
 
 
+def test_a_csv_that_cleaning_empties_is_an_error_that_says_so_naming_the_file(tmp_path):
+    path = tmp_path / "handles.csv"
+    path.write_text("text\n@user\n\U0001F600 \U0001F600\n", encoding="utf-8")
+    store = prepare_tweets(path, tmp_path / "store")
+    with pytest.raises(ValueError, match=r"handles.csv: no tweet is left to train on .*'empty after cleaning': 2"):
+        TweetBatches(store)
+
+
 def test_an_empty_emoji_is_served_as_no_emoji():
     import pandas as pd
-    from tweet_lstm.batches import TweetBatches
     from tweet_lstm.store import TweetStore
     store = TweetStore.from_frame(pd.DataFrame({"text": ["a", "b", "c"], "emoji": ["🔥", "", None]}, dtype=object))
     (_, emoji_ids), _ = TweetBatches(store, batch_size=3, emoji=True, shuffle=False, bucket_batches=1)[0]

@@ -255,7 +255,7 @@ def test_any_csv_prepared_and_batched_serves_exactly_the_cleaned_tweets_once_per
     store = prepare_tweets(path, folder / "store", chunksize=chunksize)
     assert len(store) == len(expected)
     if not expected:
-        with pytest.raises(ValueError, match="none for shard"):
+        with pytest.raises(ValueError, match="no tweet is left to train on"):
             TweetBatches(store, batch_size=batch_size, emoji=True)
         return
     options = dict(batch_size=batch_size, bucket_batches=bucket_batches, seed=seed, emoji=True)

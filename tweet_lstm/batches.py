@@ -73,6 +73,12 @@ class TweetBatches:
         window = self.batch_size * self.bucket_batches
         n = len(self.store)
         self.n_batches = (n // window) * self.bucket_batches + -(-(n % window) // self.batch_size)
+        if n == 0:
+            manifest = self.store.manifest or {}
+            source = manifest.get("source", {}).get("path", "the store's source")
+            raise ValueError(f"{source}: no tweet is left to train on (rows left out: {manifest.get('dropped')}); "
+                             "cleaning removes handles, emojis and characters outside the 93, and a tweet it "
+                             "empties is left out")
         if len(self) == 0:
             raise ValueError(f"{n} tweets make {self.n_batches} batch(es) of {self.batch_size}: none for "
                              f"shard {self.shard}")
