@@ -380,7 +380,7 @@ def test_a_sentiment140_line_that_is_not_utf8_is_decoded_as_windows_1252(tmp_pat
     source = write_zip(tmp_path / "src" / sentiment140.ZIP_NAME, TOY_S140)
     status, out, _ = make_data(capsys, "--dataset", "sentiment140", "--source", source,
                                "--out", tmp_path / "tweets.csv")
-    assert status == 0 and "1 lines with bytes outside UTF-8, decoded as Windows-1252" in out
+    assert status == 0 and "2 lines decoded as UTF-8; 1 lines with bytes outside UTF-8, decoded as Windows-1252" in out
     tweets = read_csv(io.StringIO((tmp_path / "tweets.csv").read_bytes().decode("utf-8")))
     assert tweets["text"].tolist() == ["plain ascii", "café in latin-1 &amp; more", "café in UTF-8, ✨"]
     assert tweets["polarity"].tolist() == ["negative", "positive", "positive"]

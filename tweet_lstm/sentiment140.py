@@ -92,10 +92,10 @@ def decode_line(raw):
 
 
 def _decoded_lines(stream, counts):
-    """Yield the lines of the binary ``stream`` as str, counting in ``counts`` those with Windows-1252 bytes."""
+    """Yield the lines of the binary ``stream`` as str, counting in ``counts`` the lines decoded each way."""
     for raw in stream:
         text, n_bytes = decode_line(raw)
-        counts["Windows-1252 lines"] += n_bytes > 0
+        counts["Windows-1252 lines" if n_bytes else "UTF-8 lines"] += 1
         yield text
 
 
@@ -103,7 +103,7 @@ def iter_rows(stream, name, counts):
     """Yield ``(text, polarity, split)`` for each row of the Sentiment140 CSV ``stream`` (binary).
 
     ``name`` names the file in messages; ``counts`` (a Counter) gains the number of lines
-    with bytes decoded as Windows-1252. A row without six fields, or with a polarity other than 0 or 4, is a
+    decoded as UTF-8 (``"UTF-8 lines"``) and with bytes decoded as Windows-1252 (``"Windows-1252 lines"``). A row without six fields, or with a polarity other than 0 or 4, is a
     ``DataError`` naming the file and line.
     """
     reader = csv.reader(_decoded_lines(stream, counts))
@@ -221,4 +221,5 @@ def make_csv(out_path=OUT_PATH, source=None, base_url=BASE_URL, raw_dir=None):
         verified = "a CSV given directly: parsed, nothing more to verify"
     return {"path": out_path, "splits": {split: counts[split] for split in SPLITS},
             "notes": [f"negative {counts['negative']:,}, positive {counts['positive']:,}",
-                      f"{decoding['Windows-1252 lines']:,} lines with bytes outside UTF-8, decoded as Windows-1252", f"{path}: {verified}"]}
+                      f"{decoding['UTF-8 lines']:,} lines decoded as UTF-8; {decoding['Windows-1252 lines']:,} lines "
+                      "with bytes outside UTF-8, decoded as Windows-1252", f"{path}: {verified}"]}
