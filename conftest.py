@@ -16,13 +16,14 @@ from pathlib import Path
 import pytest
 
 FAST_TIER = os.environ.get("FAST_TIER") == "1"
+TENSORFLOW_PACKAGES = ("tensorflow", "keras", "tf_keras")
 
 
 class _NoTensorFlow(importlib.abc.MetaPathFinder):
     """A finder that refuses TensorFlow and Keras: installed first on ``sys.meta_path``."""
 
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("tensorflow", "keras", "tf_keras"):
+        if name.split(".")[0] in TENSORFLOW_PACKAGES:
             raise ImportError(f"the fast tier (make check) imports no TensorFlow, but {name} was imported: "
                               "mark the test that needs it with @pytest.mark.tf")
         return None
@@ -46,7 +47,7 @@ def examples(n):
 
 def pytest_sessionfinish(session, exitstatus):
     if FAST_TIER:
-        loaded = sorted(name for name in sys.modules if name.split(".")[0] in ("tensorflow", "keras"))
+        loaded = sorted(name for name in sys.modules if name.split(".")[0] in TENSORFLOW_PACKAGES)
         if loaded:
             print(f"\nfast tier: TensorFlow was imported ({loaded[:3]})")
             session.exitstatus = 1

@@ -145,6 +145,15 @@ class MemoryRecorder(StepCounter):
         return peak_rss_bytes() / 1e6
 
 
+def _loss_and_speed(logs, steps, tweets_per_step, elapsed):
+    """The end of a progress line: ``  loss L`` if ``logs`` has it, ``  R tweets/s`` over ``steps``
+    steps of ``tweets_per_step`` if that is known and time has passed."""
+    text = f"  loss {float(logs['loss']):.4f}" if "loss" in (logs or {}) else ""
+    if tweets_per_step and elapsed > 0:
+        text += f"  {steps * tweets_per_step / elapsed:,.0f} tweets/s"
+    return text
+
+
 class ProgressLines(StepCounter):
     """Print one plain line about ``updates`` times an epoch: step, loss, tweets per second.
 
@@ -172,11 +181,7 @@ class ProgressLines(StepCounter):
             return
         elapsed = time.perf_counter() - self._started
         line = f"  step {self.step:>{len(f'{self._total:,}')},}/{self._total:,}  {elapsed / 60:5.1f} min"
-        if "loss" in (logs or {}):
-            line += f"  loss {float(logs['loss']):.4f}"
-        if self.tweets_per_step:
-            line += f"  {(self.step - self._first) * self.tweets_per_step / elapsed:,.0f} tweets/s"
-        print(line, flush=True)
+        print(line + _loss_and_speed(logs, self.step - self._first, self.tweets_per_step, elapsed), flush=True)
 
 
 class ProgressBar(StepCounter):
@@ -205,12 +210,8 @@ class ProgressBar(StepCounter):
         filled = round(done * self.width)
         line = (f"\repoch {self.epoch + 1} [{'#' * filled}{'.' * (self.width - filled)}] "
                 f"{self.step:,}/{self._total:,}  {elapsed / 60:4.1f} min")
-        if "loss" in self._logs:
-            line += f"  loss {float(self._logs['loss']):.4f}"
-        if self.tweets_per_step and elapsed > 0:
-            line += f"  {(self.step - self._first) * self.tweets_per_step / elapsed:,.0f} tweets/s"
         stream = self.stream or sys.stdout
-        stream.write(line)
+        stream.write(line + _loss_and_speed(self._logs, self.step - self._first, self.tweets_per_step, elapsed))
         stream.flush()
         self._drawn = time.perf_counter()
 

@@ -103,8 +103,9 @@ def iter_rows(stream, name, counts):
     """Yield ``(text, polarity, split)`` for each row of the Sentiment140 CSV ``stream`` (binary).
 
     ``name`` names the file in messages; ``counts`` (a Counter) gains the number of lines
-    decoded as UTF-8 (``"UTF-8 lines"``) and with bytes decoded as Windows-1252 (``"Windows-1252 lines"``). A row without six fields, or with a polarity other than 0 or 4, is a
-    ``DataError`` naming the file and line.
+    decoded as UTF-8 (``"UTF-8 lines"``) and with bytes decoded as Windows-1252
+    (``"Windows-1252 lines"``). A row without six fields, or with a polarity other than 0
+    or 4, is a ``DataError`` naming the file and line.
     """
     reader = csv.reader(_decoded_lines(stream, counts))
     for fields in reader:
