@@ -81,14 +81,15 @@ PUNCTUATION_FOLDING = str.maketrans({
 """``str.translate`` table: typographic punctuation to its ASCII twin (’ ‘ -> ', “ ” « » -> ",
 the dashes, hyphens and minus -> -, … -> ..., fullwidth ! ? , . : ; to their ASCII forms)."""
 
+_FOLDING = {**LATIN_FOLDING, **PUNCTUATION_FOLDING}  # both in one pass over the text
+
 
 def _clean_once(texts):
     """One pass of ``clean_tweet_text``'s steps over a Series of str."""
     has_entity = texts.str.contains("&", regex=False)
     if has_entity.any():
         texts = texts.where(~has_entity, texts[has_entity].map(html.unescape))
-    texts = texts.str.replace(_WHITESPACE, " ", regex=True).str.translate(LATIN_FOLDING)
-    texts = texts.str.translate(PUNCTUATION_FOLDING)
+    texts = texts.str.replace(_WHITESPACE, " ", regex=True).str.translate(_FOLDING)
     texts = _without_handles(texts.str.replace(OUTSIDE_CHARACTERS, "", regex=True),
                              _PREFIXED_HANDLE_WORD)
     return texts.str.replace(_SPACES, " ", regex=True).str.strip()
