@@ -73,13 +73,13 @@ def require_data():
 def real_tweets():
     """``data/tweets.csv`` as ``read_tweet_data`` reads it."""
     require_data()
-    from tweet_lstm.tweet_csv import read_tweet_data
+    from tweet_lstm.data.tweet_csv import read_tweet_data
     return read_tweet_data(DATA)
 
 
 @pytest.fixture(scope="session")
 def clean_2048(real_tweets):
     """The first 2,048 real tweets with handles and out-of-set characters removed (the seed's filter)."""
-    from tweet_lstm.text import filter_text_for_handles
+    from tweet_lstm.data.text import filter_text_for_handles
     head = real_tweets.head(2048)
     return head.assign(text=filter_text_for_handles(head["text"])).reset_index(drop=True)

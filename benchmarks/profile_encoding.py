@@ -59,7 +59,7 @@ ITEMSIZE = {"bool": 1, "float32": 4, "float64": 8}
 
 
 def windows_per_tweet(length=LENGTH, window=WINDOW, step=STEP):
-    """Windows cut from one padded tweet (as ``windows_per_tweet`` in ``tweet_lstm.windows``)."""
+    """Windows cut from one padded tweet (as ``windows_per_tweet`` in ``tweet_lstm.store.windows``)."""
     return math.ceil((length - window) / step)
 
 
@@ -192,8 +192,8 @@ def load_texts(n_tweets):
     tweets it holds and how many times they are used over.
     """
     sys.path.insert(0, str(ROOT))
-    from tweet_lstm.text import filter_text_for_handles
-    from tweet_lstm.tweet_csv import iter_tweet_data
+    from tweet_lstm.data.text import filter_text_for_handles
+    from tweet_lstm.data.tweet_csv import iter_tweet_data
     texts = []
     for chunk in iter_tweet_data(DATA, chunksize=min(n_tweets, 100_000)):
         texts += filter_text_for_handles(chunk["text"]).tolist()
@@ -210,7 +210,7 @@ def make_work(spec, texts):
     """
     import numpy as np
     import pandas as pd
-    from tweet_lstm import generators, ids as id_rows, windows as one_hot
+    from tweet_lstm.store import generators, ids as id_rows, windows as one_hot
     kind, method = spec["kind"], spec["method"]
     length, window, step, batch = spec["length"], spec["window"], spec["step"], spec["batch_size"]
     dtype = {"bool": bool, "float32": np.float32, "float64": np.float64}.get(spec["dtype"])

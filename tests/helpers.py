@@ -34,7 +34,7 @@ def tweets_frame(n, emojis=("🔥", "🎄")):
 
 def toy_store(n, emojis=("🔥", "🎄")):
     """``tweets_frame(n)`` as an in-memory ``TweetStore``."""
-    from tweet_lstm.store import TweetStore
+    from tweet_lstm.store.store import TweetStore
     return TweetStore.from_frame(tweets_frame(n, emojis))
 
 
@@ -46,7 +46,7 @@ def served_texts(batches, epoch=0):
 def tiny_next_char_model():
     """A small compiled Keras model from id batches to next-id logits."""
     import keras
-    from tweet_lstm.ids import ID_VOCAB
+    from tweet_lstm.store.ids import ID_VOCAB
     model = keras.Sequential([keras.Input((None,), dtype="int32"),
                               keras.layers.Embedding(len(ID_VOCAB), 8),
                               keras.layers.Dense(len(ID_VOCAB))])

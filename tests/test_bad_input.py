@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from tests.helpers import toy_store
-from tweet_lstm.batches import TweetBatches
-from tweet_lstm.download import fetch_file
-from tweet_lstm.prepare import prepare_tweets
-from tweet_lstm.sentiment140 import decode_line
-from tweet_lstm.tweet_csv import iter_tweet_data, read_tweet_data
+from tweet_lstm.store.batches import TweetBatches
+from tweet_lstm.data.download import fetch_file
+from tweet_lstm.store.prepare import prepare_tweets
+from tweet_lstm.data.sentiment140 import decode_line
+from tweet_lstm.data.tweet_csv import iter_tweet_data, read_tweet_data
 
 BAD_CSVS = {
     "every row has one field more than the header": ("text\nhello,world\nfoo,bar\n", "line 2: 2 fields"),
@@ -70,7 +70,7 @@ def test_a_csv_that_cleaning_empties_is_an_error_that_says_so_naming_the_file(tm
 
 def test_an_empty_emoji_is_served_as_no_emoji():
     import pandas as pd
-    from tweet_lstm.store import TweetStore
+    from tweet_lstm.store.store import TweetStore
     store = TweetStore.from_frame(pd.DataFrame({"text": ["a", "b", "c"], "emoji": ["🔥", "", None]}, dtype=object))
     (_, emoji_ids), _ = TweetBatches(store, batch_size=3, emoji=True, shuffle=False, bucket_batches=1)[0]
     assert emoji_ids[:, 0].tolist() == [0, 1, 1] and store.emojis == ["🔥"]
@@ -80,9 +80,9 @@ def test_an_empty_emoji_is_served_as_no_emoji():
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    from tweet_lstm.dataset import TweetDataset
-    from tweet_lstm.model import build_sequence_model
-    from tweet_lstm.training import train_resumably
+    from tweet_lstm.train.dataset import TweetDataset
+    from tweet_lstm.train.model import build_sequence_model
+    from tweet_lstm.train.training import train_resumably
     run_dir = tmp_path_factory.mktemp("run")
     train_resumably(build_sequence_model(units=4, embedding_dim=4), TweetDataset(toy_store(20), batch_size=10),
                     lambda m: 1.0, run_dir, 60, max_epochs=1, verbose=0)
@@ -94,9 +94,9 @@ def finished_run(tmp_path_factory):
 @pytest.mark.tf
 def test_a_run_folder_reused_with_other_data_or_another_model_is_an_error_naming_what_differs(
         finished_run, change, named):
-    from tweet_lstm.dataset import TweetDataset
-    from tweet_lstm.model import build_sequence_model
-    from tweet_lstm.training import train_resumably
+    from tweet_lstm.train.dataset import TweetDataset
+    from tweet_lstm.train.model import build_sequence_model
+    from tweet_lstm.train.training import train_resumably
     data = TweetDataset(toy_store(30 if change == "other tweets" else 20),
                         batch_size=5 if change == "other batches" else 10)
     model = build_sequence_model(units=8 if change == "another model" else 4, embedding_dim=4)
@@ -107,8 +107,8 @@ def test_a_run_folder_reused_with_other_data_or_another_model_is_an_error_naming
 @pytest.mark.parametrize("damage", ["garbage", "empty"])
 @pytest.mark.tf
 def test_a_damaged_checkpoint_or_backup_is_an_error_naming_the_file(tmp_path, damage):
-    from tweet_lstm.model import build_sequence_model
-    from tweet_lstm.resume import restore_weights
+    from tweet_lstm.train.model import build_sequence_model
+    from tweet_lstm.train.resume import restore_weights
     for name in ("best.keras", "epoch-0000-batch-00000004.weights.h5"):
         path = tmp_path / name
         path.write_bytes(b"not a model" if damage == "garbage" else b"")
@@ -118,8 +118,8 @@ def test_a_damaged_checkpoint_or_backup_is_an_error_naming_the_file(tmp_path, da
 
 @pytest.mark.tf
 def test_weights_of_another_shape_are_an_error_naming_the_file(tmp_path):
-    from tweet_lstm.model import build_sequence_model
-    from tweet_lstm.resume import restore_weights
+    from tweet_lstm.train.model import build_sequence_model
+    from tweet_lstm.train.resume import restore_weights
     path = tmp_path / "other.weights.h5"
     build_sequence_model(units=8, embedding_dim=4).save_weights(path)
     with pytest.raises(ValueError, match=rf"{path} cannot be loaded"):
@@ -129,9 +129,9 @@ def test_weights_of_another_shape_are_an_error_naming_the_file(tmp_path):
 @pytest.mark.parametrize("score", [float("nan"), float("inf"), None, "2.5"])
 @pytest.mark.tf
 def test_a_validate_that_returns_no_finite_number_is_an_error_saying_so(tmp_path, score):
-    from tweet_lstm.dataset import TweetDataset
-    from tweet_lstm.model import build_sequence_model
-    from tweet_lstm.training import train_resumably
+    from tweet_lstm.train.dataset import TweetDataset
+    from tweet_lstm.train.model import build_sequence_model
+    from tweet_lstm.train.training import train_resumably
     with pytest.raises(ValueError, match="validate returned"):
         train_resumably(build_sequence_model(units=4, embedding_dim=4), TweetDataset(toy_store(20), batch_size=10),
                         lambda m: score, tmp_path, 60, max_epochs=1, verbose=0)
@@ -141,13 +141,13 @@ def test_a_validate_that_returns_no_finite_number_is_an_error_saying_so(tmp_path
 @pytest.mark.parametrize("rng", ["abc", -1, 1.5, True])
 @pytest.mark.tf
 def test_sample_tweets_refuses_an_rng_it_cannot_use_naming_it(rng):
-    from tweet_lstm.model import build_sequence_model, sample_tweets
+    from tweet_lstm.train.model import build_sequence_model, sample_tweets
     with pytest.raises(TypeError, match="rng must be"):
         sample_tweets(build_sequence_model(units=4, embedding_dim=4), rng=rng)
 
 
 @pytest.mark.tf
 def test_sample_tweets_takes_a_seed_or_a_generator():
-    from tweet_lstm.model import build_sequence_model, sample_tweets
+    from tweet_lstm.train.model import build_sequence_model, sample_tweets
     model = build_sequence_model(units=4, embedding_dim=4)
     assert sample_tweets(model, rng=3, max_length=5) == sample_tweets(model, rng=np.random.default_rng(3), max_length=5)

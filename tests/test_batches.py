@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from tests.helpers import served_texts, toy_store, tweets_frame
-from tweet_lstm.batches import TweetBatches, WindowBatches
-from tweet_lstm.ids import decode_ids_to_text
-from tweet_lstm.store import TweetStore
-from tweet_lstm.text import clean_tweet_text
-from tweet_lstm.windows import convert_tweet_to_xy
+from tweet_lstm.store.batches import TweetBatches, WindowBatches
+from tweet_lstm.store.ids import decode_ids_to_text
+from tweet_lstm.store.store import TweetStore
+from tweet_lstm.data.text import clean_tweet_text
+from tweet_lstm.store.windows import convert_tweet_to_xy
 
 
 def test_every_tweet_is_served_once_per_epoch_and_reshuffled_deterministically():

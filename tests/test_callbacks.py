@@ -5,9 +5,9 @@ import time
 import psutil
 import pytest
 
-from tweet_lstm.callbacks import MemoryRecorder, ProgressBar, ProgressLines, StepCounter, TrainingTimeBudget
+from tweet_lstm.train.callbacks import MemoryRecorder, ProgressBar, ProgressLines, StepCounter, TrainingTimeBudget
 from tweet_lstm.machine import peak_rss_bytes
-from tweet_lstm.model import build_sequence_model
+from tweet_lstm.train.model import build_sequence_model
 
 pytestmark = pytest.mark.tf  # every test here needs TensorFlow or Keras
 
@@ -84,7 +84,7 @@ def test_callbacks_reject_bad_arguments_naming_them(cls, kwargs, name):
 
 def test_the_c_heap_figures_see_an_array_come_and_go():
     import numpy as np
-    from tweet_lstm.callbacks import malloc_heap_mb
+    from tweet_lstm.train.callbacks import malloc_heap_mb
     before, _ = malloc_heap_mb()
     if before != before:
         pytest.skip("no glibc: the C heap figures are NaN")

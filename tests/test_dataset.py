@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from tests.helpers import tiny_next_char_model, toy_store
-from tweet_lstm.dataset import TweetDataset, WindowDataset, tf_dataset
-from tweet_lstm.store import TweetStore
+from tweet_lstm.train.dataset import TweetDataset, WindowDataset, tf_dataset
+from tweet_lstm.store.store import TweetStore
 
 pytestmark = pytest.mark.tf  # every test here needs TensorFlow or Keras
 

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from tests.helpers import SUBPROCESS_ENV, load_weights, start_script, tweets_frame
-from tweet_lstm.distribute import distribution_strategy, multi_worker_fit, tf_config_shard
+from tweet_lstm.train.distribute import distribution_strategy, multi_worker_fit, tf_config_shard
 from tweet_lstm.files import write_csv_atomically
-from tweet_lstm.model import build_sequence_model
-from tweet_lstm.resume import backup_position
-from tweet_lstm.prepare import prepare_tweets
+from tweet_lstm.train.model import build_sequence_model
+from tweet_lstm.train.resume import backup_position
+from tweet_lstm.store.prepare import prepare_tweets
 
 pytestmark = pytest.mark.tf  # every test here needs TensorFlow or Keras
 
@@ -66,11 +66,11 @@ csv, store_dir, out, index, ports = sys.argv[2], sys.argv[3], sys.argv[4], int(s
 os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": [f"localhost:{p}" for p in ports]},
                                       "task": {"type": "worker", "index": index}})
 import keras, numpy as np
-from tweet_lstm.dataset import TweetDataset
-from tweet_lstm.distribute import distribution_strategy
-from tweet_lstm.model import build_sequence_model
-from tweet_lstm.resume import fit_with_backups
-from tweet_lstm.prepare import prepare_tweets
+from tweet_lstm.train.dataset import TweetDataset
+from tweet_lstm.train.distribute import distribution_strategy
+from tweet_lstm.train.model import build_sequence_model
+from tweet_lstm.train.resume import fit_with_backups
+from tweet_lstm.store.prepare import prepare_tweets
 served = []
 
 class Logged(TweetDataset):

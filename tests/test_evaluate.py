@@ -3,9 +3,9 @@ import math
 import numpy as np
 import pytest
 
-from tweet_lstm.evaluate import CharNGramModel, sequence_bits_per_character, window_bits_per_character, \
+from tweet_lstm.train.evaluate import CharNGramModel, sequence_bits_per_character, window_bits_per_character, \
     xz_bits_per_character
-from tweet_lstm.text import CHARACTERS
+from tweet_lstm.data.text import CHARACTERS
 
 
 def uniform_window_model():

@@ -4,8 +4,8 @@ from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tweet_lstm.ids import END_ID, ID_VOCAB, PAD_ID, START_ID, UNK_ID, decode_ids_to_text, encode_tweets_to_ids
-from tweet_lstm.text import CHARACTERS
+from tweet_lstm.store.ids import END_ID, ID_VOCAB, PAD_ID, START_ID, UNK_ID, decode_ids_to_text, encode_tweets_to_ids
+from tweet_lstm.data.text import CHARACTERS
 
 VOCAB_TEXT = st.text(alphabet=CHARACTERS, max_size=200)
 

@@ -24,10 +24,10 @@ from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tweet_lstm import sentiment140, tweeteval
-from tweet_lstm.batches import TweetBatches
+from tweet_lstm.data import sentiment140, tweeteval
+from tweet_lstm.store.batches import TweetBatches
 from tweet_lstm.make_data import main
-from tweet_lstm.prepare import prepare_tweets
+from tweet_lstm.store.prepare import prepare_tweets
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from tests.helpers import toy_store, tweets_frame
-from tweet_lstm.batches import TweetBatches
-from tweet_lstm.evaluate import sequence_bits_per_character
-from tweet_lstm.ids import ID_VOCAB, PAD_ID, START_ID, UNK_ID, encode_tweets_to_ids
-from tweet_lstm.model import build_sequence_model, layer_table, sample_tweets
+from tweet_lstm.store.batches import TweetBatches
+from tweet_lstm.train.evaluate import sequence_bits_per_character
+from tweet_lstm.store.ids import ID_VOCAB, PAD_ID, START_ID, UNK_ID, encode_tweets_to_ids
+from tweet_lstm.train.model import build_sequence_model, layer_table, sample_tweets
 
 pytestmark = pytest.mark.tf  # every test here needs TensorFlow or Keras
 

@@ -70,7 +70,7 @@ def test_no_project_file_refers_to_documents_outside_the_repository():
                 assert "../shared" not in text, f"{name}: readers do not have the folder beside the repository"
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "tweet_lstm").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((ROOT / "tweet_lstm").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_each_package_module_is_readable_in_one_sitting(path):
     assert len(path.read_text().splitlines()) <= 300
 
@@ -89,7 +89,7 @@ def test_pip_installs_the_project_so_that_it_imports_from_any_folder(tmp_path):
                                 str(tmp_path / "site"), str(wheel)], capture_output=True, text=True)
     assert installed.returncode == 0, installed.stderr
     env = {"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-c", "import data_load_utils, tweet_lstm.store as s; print(s.__file__)"],
+    done = subprocess.run([sys.executable, "-c", "import data_load_utils, tweet_lstm.store.store as s; print(s.__file__)"],
                           cwd="/", env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(str(tmp_path / "site")), "imported from the installed copy, not the checkout"

@@ -7,11 +7,11 @@ import pytest
 
 from tests.helpers import load_weights, run_script, start_script, toy_store, tweets_frame
 from tests.test_dataset import LoggedDataset
-from tweet_lstm.dataset import TweetDataset
-from tweet_lstm.callbacks import MemoryRecorder
+from tweet_lstm.train.dataset import TweetDataset
+from tweet_lstm.train.callbacks import MemoryRecorder
 from tweet_lstm.files import write_csv_atomically
-from tweet_lstm.model import build_sequence_model
-from tweet_lstm.resume import StepBackup, backup_position, fit_with_backups
+from tweet_lstm.train.model import build_sequence_model
+from tweet_lstm.train.resume import StepBackup, backup_position, fit_with_backups
 
 pytestmark = pytest.mark.tf  # every test here needs TensorFlow or Keras
 
@@ -88,22 +88,22 @@ sys.path.insert(0, sys.argv[1])
 csv, store_dir, backup_dir, out = sys.argv[2:6]
 kill_epoch, kill_step = int(sys.argv[6]), int(sys.argv[7])
 import keras, numpy as np, tensorflow as tf
-from tweet_lstm.callbacks import StepCounter
-from tweet_lstm.dataset import TweetDataset
-from tweet_lstm.model import build_sequence_model
-from tweet_lstm.resume import fit_with_backups
-from tweet_lstm.prepare import prepare_tweets
+from tweet_lstm.train.callbacks import StepCounter
+from tweet_lstm.train.dataset import TweetDataset
+from tweet_lstm.train.model import build_sequence_model
+from tweet_lstm.train.resume import fit_with_backups
+from tweet_lstm.store.prepare import prepare_tweets
 tf.config.experimental.enable_op_determinism()
 keras.utils.set_random_seed(0)
 if kill_epoch == -2:  # die while preparing the store: after its first chunk of 50 tweets is written
-    import tweet_lstm.prepare
-    to_ids, chunks = tweet_lstm.prepare.texts_to_ids, []
+    import tweet_lstm.store.prepare
+    to_ids, chunks = tweet_lstm.store.prepare.texts_to_ids, []
     def dying(texts):
         chunks.append(len(texts))
         if len(chunks) == 2:
             os.kill(os.getpid(), signal.SIGKILL)
         return to_ids(texts)
-    tweet_lstm.prepare.texts_to_ids = dying
+    tweet_lstm.store.prepare.texts_to_ids = dying
 data = TweetDataset(prepare_tweets(csv, store_dir, chunksize=50), batch_size=10, bucket_batches=3, seed=5)
 model = build_sequence_model(units=8, embedding_dim=4)
 
@@ -183,11 +183,11 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras, numpy as np
-from tweet_lstm.dataset import TweetDataset
-from tweet_lstm.distribute import distribution_strategy
-from tweet_lstm.model import build_sequence_model
-from tweet_lstm.resume import fit_with_backups
-from tweet_lstm.prepare import prepare_tweets
+from tweet_lstm.train.dataset import TweetDataset
+from tweet_lstm.train.distribute import distribution_strategy
+from tweet_lstm.train.model import build_sequence_model
+from tweet_lstm.train.resume import fit_with_backups
+from tweet_lstm.store.prepare import prepare_tweets
 keras.utils.set_random_seed(0)
 initial = build_sequence_model(units=16, embedding_dim=8).get_weights()
 np.savez(out + "-initial.npz", *initial)

@@ -18,13 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import SUBPROCESS_ENV, start_script, tweets_frame
-from tweet_lstm.batches import TweetBatches
+from tweet_lstm.store.batches import TweetBatches
 from tweet_lstm.files import write_csv_atomically
-from tweet_lstm.ids import ID_VOCAB, decode_ids_to_text, encode_tweets_to_ids
-from tweet_lstm.prepare import prepare_tweets
-from tweet_lstm.store import TweetStore
-from tweet_lstm.text import clean_tweet_text
-from tweet_lstm.tweet_csv import read_tweet_data
+from tweet_lstm.store.ids import ID_VOCAB, decode_ids_to_text, encode_tweets_to_ids
+from tweet_lstm.store.prepare import prepare_tweets
+from tweet_lstm.store.store import TweetStore
+from tweet_lstm.data.text import clean_tweet_text
+from tweet_lstm.data.tweet_csv import read_tweet_data
 
 MESSY = ["hello @bob &amp; Québec", "line one\nline two\r\nthree", 'she said "hi", twice', "x" * 200,
          "tabs\tand  spaces ", "naïve café ß", "@only_a_handle", "😀🔥", "ok 😀 fine", "a" * 160]
@@ -143,7 +143,7 @@ def test_leftover_partial_folders_beside_the_store_are_removed(tmp_path):
 SLOW_PREPARE = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
-import tweet_lstm.prepare as store
+import tweet_lstm.store.prepare as store
 read = store.iter_tweet_data
 def slowly(*args, **kwargs):
     for chunk in read(*args, **kwargs):
@@ -192,7 +192,7 @@ def digest(batch):
 FRESH_BATCHES = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from tweet_lstm.batches import TweetBatches
+from tweet_lstm.store.batches import TweetBatches
 batches = TweetBatches(sys.argv[2], batch_size=8, seed=5, shard=(1, 2), bucket_batches=3, emoji=True,
                        emoji_dropout=0.3)
 keys = json.loads(sys.argv[3])

@@ -4,7 +4,7 @@ from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tweet_lstm.text import (CHARACTERS, clean_tweet_text, drop_empty_tweets, filter_text_for_handles,
+from tweet_lstm.data.text import (CHARACTERS, clean_tweet_text, drop_empty_tweets, filter_text_for_handles,
                              filter_tweets_min_count, get_emojis_list, get_universal_chars_list, pad_text)
 
 MESSY = st.text(alphabet=st.sampled_from(list(" @ab£`&;.(\n\t\u00a0é😀\ufe0f\u201c\u2019\u2026\u2014"))

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from tests.helpers import load_weights, start_script, toy_store, tweets_frame
-from tweet_lstm.dataset import TweetDataset
+from tweet_lstm.train.dataset import TweetDataset
 from tweet_lstm.files import write_csv_atomically, write_json_atomically
-from tweet_lstm.model import build_sequence_model
-from tweet_lstm.training import HISTORY_COLUMNS, read_history, train_resumably
+from tweet_lstm.train.model import build_sequence_model
+from tweet_lstm.train.training import HISTORY_COLUMNS, read_history, train_resumably
 
 pytestmark = pytest.mark.tf  # every test here needs TensorFlow or Keras
 
@@ -77,11 +77,11 @@ import json, os, signal, sys
 sys.path.insert(0, sys.argv[1])
 csv, run_dir, kill_epoch, kill_step = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 import keras, numpy as np, tensorflow as tf
-from tweet_lstm.callbacks import StepCounter
-from tweet_lstm.dataset import TweetDataset
-from tweet_lstm.model import build_sequence_model
-from tweet_lstm.prepare import prepare_tweets
-from tweet_lstm.training import train_resumably
+from tweet_lstm.train.callbacks import StepCounter
+from tweet_lstm.train.dataset import TweetDataset
+from tweet_lstm.train.model import build_sequence_model
+from tweet_lstm.store.prepare import prepare_tweets
+from tweet_lstm.train.training import train_resumably
 tf.config.experimental.enable_op_determinism()
 keras.utils.set_random_seed(0)
 STEPS = 4

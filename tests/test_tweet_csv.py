@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from conftest import DATA, examples
 from tests.helpers import tweets_frame
 from tweet_lstm.files import write_csv_atomically
-from tweet_lstm.tweet_csv import iter_tweet_data, read_tweet_data, repeat_tweets_csv
+from tweet_lstm.data.tweet_csv import iter_tweet_data, read_tweet_data, repeat_tweets_csv
 
 
 def test_read_tweet_data_drops_repeated_headers_and_empty_text_counts_them_and_keeps_extra_columns(tmp_path):

@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 
 from tests.helpers import TOY
-from tweet_lstm.generators import batch_generator, convert_tweet_to_xy_generator
-from tweet_lstm.ids import encode_tweets_to_ids
-from tweet_lstm.text import get_emojis_list, get_universal_chars_list, pad_text
-from tweet_lstm.windows import (METHODS, convert_tweet_to_xy, encode_padded_tweets, get_series_data_from_tweet,
+from tweet_lstm.store.generators import batch_generator, convert_tweet_to_xy_generator
+from tweet_lstm.store.ids import encode_tweets_to_ids
+from tweet_lstm.data.text import get_emojis_list, get_universal_chars_list, pad_text
+from tweet_lstm.store.windows import (METHODS, convert_tweet_to_xy, encode_padded_tweets, get_series_data_from_tweet,
                                 get_x_bool_array, get_y_bool_array, one_hot_windows, padded_from_id_rows,
                                 strided_windows, windows_per_tweet, x_y_bool_array_to_sentence)
 

@@ -74,7 +74,7 @@ def _split(store):
 
 
 def train(args):
-    from .prepare import prepare_tweets
+    from .store.prepare import prepare_tweets
     from .quiet import import_tensorflow_quietly
     if not args.csv.is_file():
         raise ValueError(f"{args.csv}: no such file")
@@ -88,12 +88,12 @@ def train(args):
     import_tensorflow_quietly()
     import keras
 
-    from .batches import TweetBatches
-    from .callbacks import ProgressBar, ProgressLines
-    from .dataset import TweetDataset
-    from .evaluate import sequence_bits_per_character
-    from .model import build_sequence_model
-    from .training import train_resumably
+    from .store.batches import TweetBatches
+    from .train.callbacks import ProgressBar, ProgressLines
+    from .train.dataset import TweetDataset
+    from .train.evaluate import sequence_bits_per_character
+    from .train.model import build_sequence_model
+    from .train.training import train_resumably
     keras.utils.set_random_seed(args.seed)
     emojis = store.emojis or None
     model = build_sequence_model(units=args.units, n_emojis=len(emojis) + 1 if emojis else None, dropout=0.4,
@@ -140,7 +140,7 @@ def generate(args):
     import_tensorflow_quietly()
     import keras
 
-    from .model import sample_tweets
+    from .train.model import sample_tweets
     model = keras.models.load_model(path)
     for tweet in sample_tweets(model, n=args.n, seed_text=args.start, temperature=args.temperature,
                                emoji_id=emoji_id, max_length=settings["length"], rng=args.seed):

@@ -12,8 +12,8 @@ import argparse
 import os
 import sys
 
-from . import sentiment140, tweeteval
-from .download import DataError
+from .data import sentiment140, tweeteval
+from .data.download import DataError
 
 DATASETS = {"tweeteval": tweeteval, "sentiment140": sentiment140}
 

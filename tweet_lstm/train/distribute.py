@@ -11,7 +11,7 @@ import os
 import keras
 import tensorflow as tf
 
-from .checks import check_choice
+from ..checks import check_choice
 
 DISTRIBUTION_STRATEGIES = ("default", "mirrored", "multi_worker")
 WORKAROUND_KERAS_VERSIONS = ("3.15.",)
@@ -99,7 +99,7 @@ def multi_worker_fit(model, strategy):
         raise RuntimeError(
             f"multi_worker_fit patches Keras {WORKAROUND_KERAS_VERSIONS} for keras-team/keras#20585; "
             f"Keras {keras.__version__} is installed. Check whether that issue is fixed in it (then "
-            "fit without the patch) and update WORKAROUND_KERAS_VERSIONS in tweet_lstm/distribute.py")
+            "fit without the patch) and update WORKAROUND_KERAS_VERSIONS in tweet_lstm/train/distribute.py")
     train_step, saved_strategy = model.train_step, model._distribute_strategy
     model.train_step = lambda data: {k: tf.reshape(v, [1]) for k, v in train_step(data).items()}
     model._distribute_strategy = None

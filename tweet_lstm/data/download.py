@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .files import PART_SUFFIX, atomic_path
+from ..files import PART_SUFFIX, atomic_path
 
 CHUNK_BYTES = 1 << 20
 

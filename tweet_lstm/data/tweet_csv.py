@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .checks import check_int
-from .files import atomic_path
+from ..checks import check_int
+from ..files import atomic_path
 
 REQUIRED_COLUMNS = ("text",)
 

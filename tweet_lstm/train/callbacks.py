@@ -12,9 +12,9 @@ import keras
 import pandas as pd
 import psutil
 
-from .checks import check_int, check_number
-from .files import write_json_atomically
-from .machine import peak_rss_bytes, rss_kinds_bytes
+from ..checks import check_int, check_number
+from ..files import write_json_atomically
+from ..machine import peak_rss_bytes, rss_kinds_bytes
 
 
 class StepCounter(keras.callbacks.Callback):

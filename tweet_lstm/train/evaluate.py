@@ -11,10 +11,10 @@ from collections import Counter
 
 import numpy as np
 
-from .checks import check_int, check_texts
-from .ids import END_ID, UNK_ID
-from .text import CHARACTERS, get_universal_chars_list
-from .windows import encode_padded_tweets
+from ..checks import check_int, check_texts
+from ..store.ids import END_ID, UNK_ID
+from ..data.text import CHARACTERS, get_universal_chars_list
+from ..store.windows import encode_padded_tweets
 
 
 def _forward(model):

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .batches import TweetBatches
+from ..store.batches import TweetBatches
 from .callbacks import StepCounter
-from .checks import check_int
+from ..checks import check_int
 from .dataset import tf_dataset
 from .distribute import multi_worker_fit, workers_of
-from .files import atomic_path, remove_leftovers
+from ..files import atomic_path, remove_leftovers
 
 _BACKUP_NAME = re.compile(r"epoch-(\d+)-batch-(\d+)\.weights\.h5")
 _SAVING = ".saving-"

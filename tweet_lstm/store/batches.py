@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import check_int, check_number
+from ..checks import check_int, check_number
 from .store import TweetStore
 from .windows import check_dtype, check_window_params, one_hot_windows, padded_from_id_rows
 

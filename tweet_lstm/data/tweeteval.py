@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from .download import DataError, fetch_file, remove_partial, sha256_of
-from .files import PART_SUFFIX, write_csv_atomically
+from ..files import PART_SUFFIX, write_csv_atomically
 
 BASE_URL = "https://raw.githubusercontent.com/cardiffnlp/tweeteval/main/datasets/emoji/"
 OUT_PATH = "data/tweets.csv"  # where make-data writes it by default

@@ -5,8 +5,8 @@ Id ``i`` stands for ``ID_VOCAB[i]``: four special ids, then the 93 characters.
 
 import numpy as np
 
-from .checks import check_int, check_texts
-from .text import CHARACTERS, get_universal_chars_list
+from ..checks import check_int, check_texts
+from ..data.text import CHARACTERS, get_universal_chars_list
 
 PAD_ID, START_ID, END_ID, UNK_ID = 0, 1, 2, 3
 SPECIAL_TOKENS = ("<pad>", "<start>", "<end>", "<unk>")

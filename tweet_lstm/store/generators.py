@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from .checks import check_choice, check_int
+from ..checks import check_choice, check_int
 from .windows import (METHODS, check_dtype, check_text_column, check_window_params, convert_tweet_to_xy,
                       emoji_one_hot, windows_per_tweet)
 

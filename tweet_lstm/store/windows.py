@@ -11,9 +11,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from .checks import check_choice, check_int, check_texts
+from ..checks import check_choice, check_int, check_texts
 from .ids import SPECIAL_TOKENS, code_point_table, code_points
-from .text import CHARACTERS, OUTSIDE_CHARACTERS, get_universal_chars_list, pad_text
+from ..data.text import CHARACTERS, OUTSIDE_CHARACTERS, get_universal_chars_list, pad_text
 
 ONE_HOT_DTYPES = (bool, np.float32, np.float64)
 METHODS = ("loop", "vectorized")

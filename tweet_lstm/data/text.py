@@ -11,7 +11,7 @@ import unicodedata
 
 import pandas as pd
 
-from .checks import check_int
+from ..checks import check_int
 
 CHARACTERS = (
     " !\"#$%&'()*+,-./0123456789:;=?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_"

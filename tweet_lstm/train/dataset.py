@@ -12,8 +12,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .batches import TweetBatches, WindowBatches
-from .checks import check_int
+from ..store.batches import TweetBatches, WindowBatches
+from ..checks import check_int
 
 
 def variable_shape_signature(batch):

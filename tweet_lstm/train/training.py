@@ -20,8 +20,8 @@ import keras
 import pandas as pd
 
 from .callbacks import TrainingTimeBudget
-from .checks import check_int, check_number
-from .files import atomic_path, write_csv_atomically, write_json_atomically
+from ..checks import check_int, check_number
+from ..files import atomic_path, write_csv_atomically, write_json_atomically
 from .resume import fit_with_backups, restore_weights
 
 HISTORY_COLUMNS = ["epoch", "steps", "minutes", "loss", "validation", "learning_rate", "best"]

@@ -36,7 +36,7 @@ from pathlib import Path
 import pandas as pd
 
 from .download import DataError, fetch_file, remove_partial, sha256_of
-from .files import PART_SUFFIX, atomic_path
+from ..files import PART_SUFFIX, atomic_path
 
 BASE_URL = "http://cs.stanford.edu/people/alecmgo/"
 OUT_PATH = "data/sentiment140.csv"  # where make-data writes it by default

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from .checks import check_int
-from .download import sha256_of
+from ..checks import check_int
+from ..data.download import sha256_of
 from .ids import ID_VOCAB
 from .store import FORMAT, TweetStore, codes_of, texts_to_ids
-from .text import clean_tweet_text
-from .tweet_csv import iter_tweet_data
+from ..data.text import clean_tweet_text
+from ..data.tweet_csv import iter_tweet_data
 
 
 def source_stamp(path):

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .ids import END_ID, ID_VOCAB, PAD_ID, START_ID, char_ids, code_points, trimmed_width
-from .text import OUTSIDE_CHARACTERS, clean_tweet_text
+from ..data.text import OUTSIDE_CHARACTERS, clean_tweet_text
 
 FORMAT = 1
 """The store layout's version, kept in the manifest."""

@@ -5,8 +5,8 @@ import numbers
 import keras
 import numpy as np
 
-from .checks import check_int, check_number
-from .ids import END_ID, ID_VOCAB, PAD_ID, START_ID, UNK_ID, encode_tweets_to_ids
+from ..checks import check_int, check_number
+from ..store.ids import END_ID, ID_VOCAB, PAD_ID, START_ID, UNK_ID, encode_tweets_to_ids
 
 
 def build_sequence_model(units=256, embedding_dim=32, n_emojis=None, emoji_dim=16, learning_rate=2e-3,

@@ -1,0 +1,1 @@
+"""Get the tweets: download or copy them, the tweets CSV contract, and cleaning. No TensorFlow."""

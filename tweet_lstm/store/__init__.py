@@ -1,0 +1,1 @@
+"""Tweets as ids: encoding, the seed's windows, the prepared store and its batches. No TensorFlow."""

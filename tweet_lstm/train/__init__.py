@@ -1,0 +1,1 @@
+"""Training: the model, the one adapter to Keras, callbacks, resumable training, evaluation."""
