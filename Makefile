@@ -33,7 +33,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 venv: $(VENV)/.installed
 
 $(DATA): | $(VENV)/.installed
-	$(PY) data_load_utils.py make-data --dataset $(DATASET) --out $@ $(if $(BASE_URL),--base-url $(BASE_URL))
+	$(PY) -m tweet_lstm data --dataset $(DATASET) --out $@ $(if $(BASE_URL),--base-url $(BASE_URL))
 
 data: $(DATA)
 

@@ -6,7 +6,8 @@ Reading, cleaning, encoding and the seed's generators need only NumPy and pandas
 names that need TensorFlow import it the first time they are used, so
 ``import data_load_utils`` stays fast.
 
-Build the data with ``python data_load_utils.py make-data`` (see ``--help``).
+Build the data with ``python -m tweet_lstm data`` (``python data_load_utils.py make-data``
+is the same command under its old name).
 """
 
 import importlib
@@ -40,6 +41,8 @@ from tweet_lstm.store.generators import batch_generator, convert_tweet_to_xy_gen
 from tweet_lstm.store.store import TweetStore  # noqa: F401
 from tweet_lstm.store.prepare import prepare_tweets  # noqa: F401
 from tweet_lstm.store.batches import TweetBatches, WindowBatches  # noqa: F401
+from tweet_lstm.train.positions import Positions  # noqa: F401
+from tweet_lstm.train.settings import TrainSettings, run_name  # noqa: F401
 
 # 6. Evaluation without TensorFlow: bits per character, n-gram and xz baselines --------------
 from tweet_lstm.train.evaluate import (CharNGramModel, sequence_bits_per_character,  # noqa: F401
@@ -52,11 +55,12 @@ from tweet_lstm.machine import machine_description, rss_kinds_bytes  # noqa: F40
 from tweet_lstm.quiet import import_tensorflow_quietly  # noqa: F401
 
 _NEEDS_TENSORFLOW = {
-    "tweet_lstm.train.dataset": ("TweetDataset", "WindowDataset", "tf_dataset"),
+    "tweet_lstm.train.dataset": ("tf_dataset",),
     "tweet_lstm.train.model": ("build_sequence_model", "layer_table", "sample_tweets"),
-    "tweet_lstm.train.callbacks": ("MemoryRecorder", "ProgressBar", "ProgressLines", "StepCounter", "TrainingTimeBudget"),
+    "tweet_lstm.train.callbacks": ("MemoryRecorder", "ProgressLines", "StepCounter", "TrainingTimeBudget"),
     "tweet_lstm.train.resume": ("StepBackup", "backup_position", "fit_with_backups"),
-    "tweet_lstm.train.training": ("LearningRateByTime", "epoch_weights", "load_epoch", "read_history", "train_resumably"),
+    "tweet_lstm.train.training": ("LearningRateByTime", "load_round", "read_history", "round_weights",
+                                  "train_resumably"),
     "tweet_lstm.train.distribute": ("DISTRIBUTION_STRATEGIES", "distribution_strategy", "tf_config_shard"),
 }
 _LAZY = {name: module for module, names in _NEEDS_TENSORFLOW.items() for name in names}
@@ -75,7 +79,8 @@ def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
 
-if __name__ == "__main__":
-    from tweet_lstm.make_data import main
+if __name__ == "__main__":  # the old name of ``python -m tweet_lstm data``
+    from tweet_lstm.cli import main
 
-    sys.exit(main())
+    arguments = sys.argv[1:]
+    sys.exit(main(["data", *arguments[1:]] if arguments[:1] == ["make-data"] else arguments))

@@ -20,7 +20,8 @@ NOISE = {"TensorFlow log line": re.compile(r"^[IWEF]0000 ", re.M), "ANSI escape"
          "backspace": re.compile("\b"), "carriage return": re.compile("\r(?!\n)"),
          "absl notice": re.compile("All log messages before absl::InitializeLog"),
          "object repr": re.compile(r"<[\w.]+ (object )?at 0x[0-9a-f]+>"),
-         "Python warning": re.compile(r"\b\w+Warning: ")}
+         "Python warning": re.compile(r"\b\w+Warning: "),
+         "TensorFlow Python log line": re.compile(r"^(WARNING|ERROR|INFO):(tensorflow|absl):", re.M)}
 
 
 def python(code, **kwargs):
@@ -37,7 +38,7 @@ def test_importing_util_to_read_and_clean_tweets_does_not_load_tensorflow():
 
 @pytest.mark.tf
 def test_a_tensorflow_name_loads_on_first_use_without_start_up_log_lines():
-    done = python("import sys, data_load_utils as util; util.TweetDataset; assert 'tensorflow' in sys.modules",
+    done = python("import sys, data_load_utils as util; util.tf_dataset; assert 'tensorflow' in sys.modules",
                   TF_CPP_MIN_LOG_LEVEL="")
     assert done.returncode == 0, done.stderr
     assert not NOISE["TensorFlow log line"].search(done.stderr) and not NOISE["absl notice"].search(done.stderr)
@@ -50,7 +51,7 @@ def notebook_code(path):
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.name for nb in NOTEBOOKS])
 def test_every_util_name_a_notebook_uses_exists_and_is_public(notebook):
     names = set(re.findall(r"\butil\.(\w+)", notebook_code(notebook)))
-    assert names, "the notebook uses the module"
+    assert "read_tweet_data" in names or "prepare_tweets" in names, "it reads the tweets through util"
     assert not [n for n in names if n.startswith("_")], "notebooks use public names only"
     assert [n for n in names if n not in dir(util)] == []  # dir: without importing TensorFlow
 
@@ -146,6 +147,50 @@ def test_committed_notebooks_are_executed_with_clean_outputs(notebook):
     outputs = [o for c in cells for o in c["outputs"]]
     assert not [o for o in outputs if o["output_type"] == "error"]
     assert noise_in(outputs) == []
+
+
+def code_lines(notebook):
+    return [line for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"
+            for line in "".join(c["source"]).splitlines()]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.name for nb in NOTEBOOKS])
+def test_no_code_line_of_a_chapter_is_over_88_characters_so_the_website_shows_it_whole(notebook):
+    assert [line for line in code_lines(notebook) if len(line) > 88] == []
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.name for nb in NOTEBOOKS])
+def test_a_chapter_tells_how_to_run_it_small_without_touching_the_committed_notebook(notebook):
+    lines = code_lines(notebook)
+    first = next(i for i, line in enumerate(lines) if line.startswith("SMOKE = "))
+    assert lines[first].startswith("SMOKE = False"), "a reader switches smoke mode on in the cell"
+    assert lines[first + 1] == 'SMOKE = SMOKE or os.environ.get("SMOKE") == "1"', "or --smoke does"
+    text = "\n".join("".join(c["source"]) for c in json.loads(notebook.read_text())["cells"]
+                     if c["cell_type"] == "markdown")
+    assert f"python ../scripts/run_notebooks.py --smoke {notebook.name}" in text
+
+
+@pytest.mark.slow
+def test_running_a_chapter_the_small_way_it_suggests_leaves_the_committed_notebooks_as_they_are(tmp_path):
+    """The smoke command of a chapter, run from notebooks/ as it says, and SMOKE = True set in its cell."""
+    require_data()
+    before = {nb.name: nb.read_bytes() for nb in NOTEBOOKS}
+    done = subprocess.run([sys.executable, "../scripts/run_notebooks.py", "--smoke", NOTEBOOKS[0].name],
+                          cwd=ROOT / "notebooks", env=SUBPROCESS_ENV, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (ROOT / "runs" / "quick" / NOTEBOOKS[0].name).exists(), "the copy goes to runs/quick/"
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from run_notebooks import execute_notebook
+    edited = json.loads(NOTEBOOKS[0].read_text())
+    parameters = next(c for c in edited["cells"]
+                      if c["cell_type"] == "code" and "SMOKE = False" in "".join(c["source"]))
+    parameters["source"] = "".join(parameters["source"]).replace("SMOKE = False", "SMOKE = True", 1)
+    copy = tmp_path / NOTEBOOKS[0].name
+    copy.write_text(json.dumps(edited))
+    execute_notebook(copy, smoke=False, timeout=600, work_dir=tmp_path, changes="assert SMOKE",
+                     cwd=ROOT / "notebooks")
+    assert {nb.name: nb.read_bytes() for nb in NOTEBOOKS} == before
 
 
 def test_data_path_is_where_the_notebooks_read_it():

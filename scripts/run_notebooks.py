@@ -1,13 +1,16 @@
 """Execute the numbered notebooks top to bottom, headless, one progress line each.
 
     python scripts/run_notebooks.py                              # full run, outputs written back in place
-    python scripts/run_notebooks.py --smoke --out runs/quick     # smoke mode, copies elsewhere
+    python scripts/run_notebooks.py --smoke                      # smoke mode, copies in runs/quick/
+    python scripts/run_notebooks.py --smoke notebooks/04_train_lstm.ipynb   # one chapter
 
 The kernel gets ``TF_CPP_MIN_LOG_LEVEL=3`` (TensorFlow's C++ log: fatal errors only) unless
 it is set already. Smoke mode sets ``SMOKE=1`` and ``SMOKE_DIR`` (where a smoke run may
 write: the ``--out`` folder's ``work/``, or the folder the tests give); each notebook's
-parameters cell reads them and shrinks its workload. The test suite uses
-``execute_notebook`` the same way.
+parameters cell reads them and shrinks its workload (a reader can also set ``SMOKE = True``
+in that cell). A smoke run or a changed parameter never writes over a committed notebook: its
+copies go to ``--out`` (default ``runs/quick/``). The test suite uses ``execute_notebook`` the
+same way.
 """
 
 import argparse
@@ -33,8 +36,8 @@ def kernel_environment(smoke, work_dir):
     return env
 
 
-def execute_notebook(path, smoke=False, timeout=None, work_dir=None, changes=None):
-    """Execute the notebook at ``path`` with ``notebooks/`` as working directory; return it.
+def execute_notebook(path, smoke=False, timeout=None, work_dir=None, changes=None, cwd=None):
+    """Execute the notebook at ``path`` in ``cwd`` (default: its own folder); return it.
 
     In smoke mode the notebook writes only under ``work_dir`` (default: ``runs/smoke``).
     ``changes`` (lines of Python, e.g. a chapter's "Try it" suggestion ``"STEP = 1"``) are
@@ -47,7 +50,7 @@ def execute_notebook(path, smoke=False, timeout=None, work_dir=None, changes=Non
         parameters = next(c for c in nb.cells if c.cell_type == "code" and "SMOKE = " in c.source)
         parameters.source += "\n" + changes
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                            resources={"metadata": {"path": str(Path(path).parent)}})
+                            resources={"metadata": {"path": str(cwd or Path(path).parent)}})
     client.execute(env=kernel_environment(smoke, work_dir))
     return nb
 
@@ -55,12 +58,13 @@ def execute_notebook(path, smoke=False, timeout=None, work_dir=None, changes=Non
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="small, fast parameters")
-    parser.add_argument("--out", type=Path, help="write executed notebooks here instead of in place")
-    parser.add_argument("--change", help='a line for each parameters cell, e.g. "STEP = 1" (needs --out)')
+    parser.add_argument("--out", type=Path, help="write executed notebooks here instead of in place "
+                                                 "(default with --smoke or --change: runs/quick)")
+    parser.add_argument("--change", help='a line for each parameters cell, e.g. "STEP = 1"')
     parser.add_argument("notebooks", nargs="*", type=Path, default=NOTEBOOKS)
     args = parser.parse_args(argv)
-    if args.change and args.out is None:
-        parser.error("--change needs --out: the committed notebooks keep their own parameters")
+    if args.out is None and (args.smoke or args.change):
+        args.out = ROOT / "runs" / "quick"  # the committed notebooks keep their full run and their parameters
     total, started = time.perf_counter(), time.time()
     work_dir = (args.out or ROOT / "runs" / "smoke") / "work"
     if args.smoke:

@@ -40,13 +40,15 @@ def test_a_batch_depends_only_on_seed_epoch_and_index_not_on_what_was_asked_befo
             np.testing.assert_array_equal(got, expected)
 
 
-def test_indexing_serves_the_current_epoch_which_on_epoch_end_advances():
+def test_a_batch_source_keeps_no_epoch_and_iterating_it_serves_epoch_0_in_order():
     batches = TweetBatches(toy_store(40), batch_size=8, seed=1)
-    np.testing.assert_array_equal(batches[2][0], batches.batch(0, 2)[0])
-    assert [x.shape[0] for x, _ in batches] == [8] * 5
-    batches.on_epoch_end()
-    assert batches.epoch == 1
-    np.testing.assert_array_equal(batches[2][0], batches.batch(1, 2)[0])
+    assert not any(hasattr(batches, name) for name in ("epoch", "on_epoch_end", "__getitem__"))
+    later = batches.batch(3, 2)
+    served = list(batches)
+    assert len(served) == 5 and all(x.shape[0] == 8 for x, _ in served)
+    for i, (x, y) in enumerate(served):
+        np.testing.assert_array_equal(x, batches.batch(0, i)[0])
+    np.testing.assert_array_equal(batches.batch(3, 2)[0], later[0])
 
 
 def test_without_shuffle_every_epoch_serves_the_store_order_sorted_by_length_within_each_window():
@@ -86,8 +88,8 @@ def test_bucketed_batches_hold_similar_lengths_so_less_padding_and_still_serve_e
     for batches in (plain, bucketed):
         for epoch in (0, 1):
             assert sorted(served_texts(batches, epoch)) == sorted(store.texts())
-    plain_width = sum(plain[i][0].size for i in range(len(plain)))
-    bucketed_width = sum(bucketed[i][0].size for i in range(len(bucketed)))
+    plain_width = sum(plain.batch(0, i)[0].size for i in range(len(plain)))
+    bucketed_width = sum(bucketed.batch(0, i)[0].size for i in range(len(bucketed)))
     assert bucketed_width < 0.8 * plain_width
 
 
@@ -109,7 +111,7 @@ def test_tweets_are_served_cleaned_and_those_cleaning_empties_never_as_empty_str
 def test_id_batches_are_inputs_and_targets_shifted_by_one_with_the_emoji_id():
     store = toy_store(64)
     batches = TweetBatches(store, batch_size=32, emoji=True, shuffle=False, bucket_batches=1)
-    (x, emoji_ids), y = batches[0]
+    (x, emoji_ids), y = batches.batch(0, 0)
     assert x.shape == y.shape and x.shape[0] == 32 and x.dtype == y.dtype == emoji_ids.dtype == np.int32
     np.testing.assert_array_equal(x[:, 1:], y[:, :-1])
     assert decode_ids_to_text(y) == store.texts(range(32))
@@ -123,7 +125,7 @@ def test_a_missing_or_empty_emoji_is_served_as_the_no_emoji_id(missing):
     frame = pd.DataFrame({"text": ["one", "two", "three", "four"], "emoji": ["🔥", missing, "🎄", "🔥"]},
                          dtype=object)
     batches = TweetBatches(TweetStore.from_frame(frame), batch_size=4, emoji=True, shuffle=False, bucket_batches=1)
-    (_, emoji_ids), _ = batches[0]
+    (_, emoji_ids), _ = batches.batch(0, 0)
     assert batches.no_emoji_id == 2 and emoji_ids[:, 0].tolist() == [0, 2, 1, 0]
 
 
@@ -146,7 +148,7 @@ def test_emoji_dropout_hides_about_that_share_of_emojis_behind_the_no_emoji_id()
     for i in range(len(shard)):
         np.testing.assert_array_equal(shard.batch(1, i)[0][1], batches.batch(1, 1 + 2 * i)[0][1])
     hidden = TweetBatches(store, batch_size=100, emoji=True, emoji_dropout=1.0)
-    assert all((hidden[i][0][1] == 2).all() for i in range(len(hidden)))
+    assert all((hidden.batch(0, i)[0][1] == 2).all() for i in range(len(hidden)))
 
 
 @pytest.mark.parametrize("length,window_size,step,dtype", [(160, 40, 3, bool), (160, 64, 3, np.float32),
@@ -189,6 +191,12 @@ def test_bad_window_arguments_name_the_argument(kwargs, name):
 def test_a_batch_index_out_of_range_is_an_index_error_and_a_negative_epoch_names_epoch():
     batches = TweetBatches(toy_store(10), batch_size=4)
     with pytest.raises(IndexError, match="batch index 3"):
-        batches[3]
+        batches.batch(0, 3)
     with pytest.raises(ValueError, match="epoch"):
         batches.batch(-1, 0)
+
+
+def test_window_batches_with_other_windows_have_another_fingerprint():
+    store = toy_store(10)
+    fingerprints = {str(WindowBatches(store, batch_size=2, step=step).fingerprint()) for step in (1, 3)}
+    assert len(fingerprints) == 2, "a run of step 1 is never taken for a run of step 3"

@@ -66,14 +66,14 @@ csv, store_dir, out, index, ports = sys.argv[2], sys.argv[3], sys.argv[4], int(s
 os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": [f"localhost:{p}" for p in ports]},
                                       "task": {"type": "worker", "index": index}})
 import keras, numpy as np
-from tweet_lstm.train.dataset import TweetDataset
+from tweet_lstm.store.batches import TweetBatches
 from tweet_lstm.train.distribute import distribution_strategy
 from tweet_lstm.train.model import build_sequence_model
 from tweet_lstm.train.resume import fit_with_backups
 from tweet_lstm.store.prepare import prepare_tweets
 served = []
 
-class Logged(TweetDataset):
+class Logged(TweetBatches):
     def batch(self, epoch, index):
         served.append([epoch, index, self.store.texts(self.batch_rows(epoch, index))])
         return super().batch(epoch, index)
@@ -83,7 +83,7 @@ data = Logged(prepare_tweets(csv, store_dir), batch_size=8, shard=shard, seed=0)
 keras.utils.set_random_seed(index)  # different initial weights: the strategy must sync them
 with strategy.scope():
     model = build_sequence_model(units=8, embedding_dim=4)
-result = fit_with_backups(model, data, out + "-backup", epochs=2, backup_every=2)
+result = fit_with_backups(model, data, out + "-backup", rounds=2, backup_every=2)
 np.savez(f"{out}-{index}.npz", *model.get_weights())
 with open(f"{out}-{index}.json", "w") as f:
     json.dump({"shard": shard, "replicas": strategy.num_replicas_in_sync, "served": served, **result}, f)
@@ -105,8 +105,8 @@ def free_ports(n):
 def test_two_workers_on_localhost_train_every_tweet_once_an_epoch_in_sync(tmp_path):
     """Two processes under MultiWorkerMirroredStrategy (TF_CONFIG on localhost ports).
 
-    96 tweets in blocks of 8: each shard has 6 batches, each spread over 2 steps (half a
-    batch per worker per step): 12 steps an epoch. Between them the workers train every
+    96 tweets in blocks of 8: each shard has 6 batches an epoch, 12 global steps in 2 epochs,
+    each spread over 2 Keras steps (half a batch per worker per step). Between them the workers train every
     tweet exactly once per epoch; they start from different random weights and end with
     the same ones. (With shards of unequal size each worker trains as many batches as the
     smallest shard has, so that they step in sync.)
@@ -131,7 +131,7 @@ def test_two_workers_on_localhost_train_every_tweet_once_an_epoch_in_sync(tmp_pa
     results = [json.loads((tmp_path / f"run-{i}.json").read_text()) for i in range(2)]
     assert (tmp_path / "store" / "manifest.json").stat().st_mtime_ns == manifest
     assert [r["shard"] for r in results] == [[0, 2], [1, 2]]
-    assert [r["replicas"] for r in results] == [2, 2] and [r["steps"] for r in results] == [24, 24]
+    assert [r["replicas"] for r in results] == [2, 2] and [r["steps"] for r in results] == [12, 12]
     for epoch in range(2):
         trained = {}
         for r in results:  # each fit also reads its first batch once more, to learn the batch's structure
@@ -143,4 +143,4 @@ def test_two_workers_on_localhost_train_every_tweet_once_an_epoch_in_sync(tmp_pa
     for a, b in zip(load_weights(tmp_path / "run-0.npz"), load_weights(tmp_path / "run-1.npz")):
         np.testing.assert_allclose(a, b, rtol=1e-6)
     for i in range(2):
-        assert backup_position(tmp_path / "run-backup" / f"worker-{i}")[:2] == (2, 0)
+        assert backup_position(tmp_path / "run-backup" / f"worker-{i}")[0] == 12

@@ -4,7 +4,8 @@ from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tweet_lstm.store.ids import END_ID, ID_VOCAB, PAD_ID, START_ID, UNK_ID, decode_ids_to_text, encode_tweets_to_ids
+from tweet_lstm.store.ids import (END_ID, ID_VOCAB, PAD_ID, START_ID, UNK_ID, decode_ids_to_text, encode_tweets_to_ids,
+                                  id_rows, text_ids)
 from tweet_lstm.data.text import CHARACTERS
 
 VOCAB_TEXT = st.text(alphabet=CHARACTERS, max_size=200)
@@ -28,6 +29,16 @@ def test_trimmed_batches_decode_the_same_and_are_only_as_wide_as_a_bucket_needs(
     assert trimmed.shape[1] in (33, 65, 97, 129, 161)
     assert trimmed.shape[1] >= min(max(len(t) for t in texts) + 2, 161)
     np.testing.assert_array_equal(full[:, trimmed.shape[1]:], PAD_ID)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.lists(VOCAB_TEXT, max_size=20), st.integers(min_value=1, max_value=200), st.booleans())
+def test_a_stores_flat_ids_laid_out_as_rows_are_encode_tweets_to_ids(texts, length, trim):
+    cut = [t[:length] for t in texts]
+    ids, lengths = text_ids(cut)
+    assert ids.dtype == np.uint8 and lengths.tolist() == [len(t) for t in cut] and len(ids) == sum(lengths)
+    rows = id_rows(ids, np.cumsum(lengths) - lengths, lengths, length, trim)
+    np.testing.assert_array_equal(rows, encode_tweets_to_ids(texts, length, trim))
 
 
 def test_ids_mark_start_end_and_padding_and_unknown_characters():

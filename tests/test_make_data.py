@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from tweet_lstm.data import sentiment140, tweeteval
 from tweet_lstm.store.batches import TweetBatches
-from tweet_lstm.make_data import main
+from tweet_lstm.cli import main
 from tweet_lstm.store.prepare import prepare_tweets
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,8 +45,8 @@ def no_tweets_source(monkeypatch):
 
 
 def make_data(capsys, *args):
-    """Run ``make-data`` in this process; return (exit status, stdout, stderr)."""
-    status = main(["make-data", *map(str, args)])
+    """Run ``python -m tweet_lstm data`` in this process; return (exit status, stdout, stderr)."""
+    status = main(["data", *map(str, args)])
     captured = capsys.readouterr()
     return status, captured.out, captured.err
 
@@ -159,7 +159,7 @@ def test_a_corrupted_download_is_a_sha256_error_naming_the_file_and_leaves_nothi
         stream.write(b"#")
     actual = tweeteval.sha256_of(raw_copy / "val_text.txt")
     status, _, err = make_data(capsys, "--base-url", serve(raw_copy), "--out", tmp_path / "out" / "tweets.csv")
-    assert status == 1
+    assert status == 2
     assert "val_text.txt" in err and actual in err and tweeteval.PUBLISHED_SHA256["val_text.txt"] in err
     assert files_under(tmp_path / "out") == []
 
@@ -175,7 +175,7 @@ def test_blank_label_line_plus_extra_label_is_an_error_naming_file_and_line_and_
         raw_copy, tmp_path, capsys):
     shift_train_labels(raw_copy)
     status, out, err = make_data(capsys, "--source", raw_copy, "--out", tmp_path / "out" / "tweets.csv")
-    assert (status, out) == (1, "")
+    assert (status, out) == (2, "")
     assert f"{raw_copy / 'train_labels.txt'}:4523: blank line" in err
     assert files_under(tmp_path / "out") == []
 
@@ -183,7 +183,7 @@ def test_blank_label_line_plus_extra_label_is_an_error_naming_file_and_line_and_
 def test_after_a_failed_run_a_fixed_source_succeeds_without_cleanup(raw_copy, tmp_path, capsys):
     original = (raw_copy / "train_labels.txt").read_bytes()
     shift_train_labels(raw_copy)
-    assert make_data(capsys, "--source", raw_copy, "--out", tmp_path / "out" / "tweets.csv")[0] == 1
+    assert make_data(capsys, "--source", raw_copy, "--out", tmp_path / "out" / "tweets.csv")[0] == 2
     (raw_copy / "train_labels.txt").write_bytes(original)
     status, out, _ = make_data(capsys, "--source", raw_copy, "--out", tmp_path / "out" / "tweets.csv")
     assert status == 0 and "(the published files)" in out
@@ -209,7 +209,7 @@ def test_a_run_killed_mid_download_leaves_part_files_that_the_next_run_removes(t
     out = tmp_path / "out"
     env = {k: v for k, v in os.environ.items() if k != "TWEETS_SOURCE"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "tweet_lstm.make_data", "make-data", "--out", str(out / "tweets.csv"),
+        [sys.executable, "-m", "tweet_lstm", "data", "--out", str(out / "tweets.csv"),
          "--base-url", serve(None, StallOnTrainText)], cwd=ROOT, env=env)
     try:
         deadline = time.monotonic() + 20
@@ -241,7 +241,7 @@ def test_a_source_folder_missing_a_file_is_an_error_naming_it(tmp_path, capsys):
     source = toy_source(tmp_path / "src")
     (source / "test_labels.txt").unlink()
     status, _, err = make_data(capsys, "--source", source, "--out", tmp_path / "out" / "tweets.csv")
-    assert status == 1 and f"{source / 'test_labels.txt'}: no such file" in err
+    assert status == 2 and f"{source / 'test_labels.txt'}: no such file" in err
     assert files_under(tmp_path / "out") == []
 
 
@@ -252,7 +252,7 @@ def test_tweets_source_naming_a_missing_folder_is_an_error_even_with_a_cache(tmp
     before = out.read_bytes()
     monkeypatch.setenv("TWEETS_SOURCE", str(tmp_path / "missing"))
     status, _, err = make_data(capsys, "--out", out)
-    assert status == 1
+    assert status == 2
     assert str(tmp_path / "missing") in err and "TWEETS_SOURCE" in err and "does not exist" in err
     assert out.read_bytes() == before
 
@@ -269,7 +269,7 @@ def test_offline_without_a_source_fails_fast_and_names_tweets_source(tmp_path, c
     start = time.perf_counter()
     status, _, err = make_data(capsys, "--base-url", f"http://127.0.0.1:{closed_port}/",
                                "--out", tmp_path / "tweets.csv")
-    assert status == 1 and err.startswith("make-data: could not download") and "TWEETS_SOURCE" in err
+    assert status == 2 and err.startswith("python -m tweet_lstm data: could not download") and "TWEETS_SOURCE" in err
     assert time.perf_counter() - start < 10
     assert files_under(tmp_path) == []
 
@@ -292,7 +292,7 @@ def test_a_bad_raw_file_is_an_error_naming_file_and_line_and_writes_nothing(
         tmp_path, capsys, changed, where, what):
     source = toy_source(tmp_path / "src", **changed)
     status, _, err = make_data(capsys, "--source", source, "--out", tmp_path / "out" / "tweets.csv")
-    assert status == 1
+    assert status == 2
     assert f"{source / where}: " in err and what in err
     assert files_under(tmp_path / "out") == []
 
@@ -367,7 +367,7 @@ def test_sentiment140_zip_over_http_gives_every_row_with_polarity_and_a_fixed_sp
     streamed = TweetBatches(store, batch_size=256, bucket_batches=10)
     served = sum(len(streamed.batch_rows(0, i)) for i in range(len(streamed)))
     assert served == len(store) == 20_000 - sum(store.manifest["dropped"].values()), "no emoji column needed"
-    assert store.manifest["dropped"]["empty text"] == 0 and streamed[0][0].dtype == "int32"
+    assert store.manifest["dropped"]["empty text"] == 0 and streamed.batch(0, 0)[0].dtype == "int32"
 
 
 def test_split_of_is_a_pinned_function_of_the_tweet_id_alone():
@@ -436,7 +436,7 @@ def test_a_zip_from_the_published_address_must_have_the_published_sha256(tmp_pat
     url = serve(write_zip(tmp_path / "served" / sentiment140.ZIP_NAME, TOY_S140).parent)
     monkeypatch.setattr(sentiment140, "BASE_URL", url)
     status, _, err = make_data(capsys, "--dataset", "sentiment140", "--out", tmp_path / "out" / "tweets.csv")
-    assert status == 1 and sentiment140.ZIP_SHA256 in err and sentiment140.ZIP_NAME in err
+    assert status == 2 and sentiment140.ZIP_SHA256 in err and sentiment140.ZIP_NAME in err
     assert files_under(tmp_path / "out") == []
 
 
@@ -455,7 +455,7 @@ def test_a_sentiment140_zip_with_a_bad_crc_is_an_error_and_writes_nothing(tmp_pa
     path.write_bytes(data.replace(b"plain ascii", b"plain ASCII"))
     status, _, err = make_data(capsys, "--dataset", "sentiment140", "--source", path,
                                "--out", tmp_path / "out" / "tweets.csv")
-    assert status == 1 and f"{path}: damaged zip" in err and "CRC" in err
+    assert status == 2 and f"{path}: damaged zip" in err and "CRC" in err
     assert files_under(tmp_path / "out") == []
 
 
@@ -467,11 +467,11 @@ def test_a_bad_sentiment140_row_is_an_error_naming_file_and_line(tmp_path, capsy
     path = write_zip(tmp_path / "src" / sentiment140.ZIP_NAME, TOY_S140 + line)
     status, _, err = make_data(capsys, "--dataset", "sentiment140", "--source", path,
                                "--out", tmp_path / "out" / "tweets.csv")
-    assert status == 1 and f"{path}/{sentiment140.MEMBER}:4: " in err and what in err
+    assert status == 2 and f"{path}/{sentiment140.MEMBER}:4: " in err and what in err
     assert files_under(tmp_path / "out") == []
 
 
 def test_make_data_imports_neither_tensorflow_nor_keras():
-    code = "import sys, tweet_lstm.make_data; print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
+    code = "import sys, tweet_lstm.cli; print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stdout) == (0, "[]\n"), result.stderr

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from tests.helpers import load_weights, run_script, start_script, toy_store, tweets_frame
-from tests.test_dataset import LoggedDataset
-from tweet_lstm.train.dataset import TweetDataset
+from tests.test_dataset import LoggedBatches
+from tweet_lstm.store.batches import TweetBatches
 from tweet_lstm.train.callbacks import MemoryRecorder
 from tweet_lstm.files import write_csv_atomically
 from tweet_lstm.train.model import build_sequence_model
@@ -17,105 +17,114 @@ pytestmark = pytest.mark.tf  # every test here needs TensorFlow or Keras
 
 
 def test_fit_with_backups_records_memory_and_a_finished_run_trains_nothing_again(tmp_path):
-    data = TweetDataset(toy_store(100), batch_size=10)
+    data = TweetBatches(toy_store(100), batch_size=10)
     model = build_sequence_model(units=8, embedding_dim=4)
-    memory = MemoryRecorder(every=3, tweets_per_step=10, total_tweets=100)
-    result = fit_with_backups(model, data, tmp_path / "backup", epochs=2, backup_every=4, callbacks=[memory])
-    assert result["resumed_from"] == (0, 0) and result["steps"] == 20 and len(result["history"]) == 2
-    assert backup_position(tmp_path / "backup")[:2] == (2, 0)
-    assert [p.name for p in (tmp_path / "backup").iterdir()] == ["epoch-0002-batch-00000000.weights.h5"]
+    memory = MemoryRecorder(every=3, tweets_per_step=10, total_tweets=150)
+    result = fit_with_backups(model, data, tmp_path / "backup", rounds=2, backup_every=4, callbacks=[memory])
+    assert result["resumed_from"] == 0 and result["steps"] == 20 and len(result["history"]) == 2
+    assert backup_position(tmp_path / "backup")[0] == 20
+    assert [p.name for p in (tmp_path / "backup").iterdir()] == ["step-000000020.weights.h5"]
     frame = memory.frame()
     assert {"epoch", "step", "tweets", "seconds", "rss_mb", "loss"} <= set(frame.columns)
-    assert frame.query("epoch == 0")["step"].tolist() == [0, 3, 6, 9, 10]
-    assert frame["tweets"].max() == 100 and (frame["rss_mb"] > 0).all()
-    epoch_0 = frame.query("epoch == 0")
-    steps = epoch_0["step"].diff().iloc[1:]
-    assert np.average(epoch_0["loss"].iloc[1:], weights=steps) == pytest.approx(result["history"][0]["loss"], rel=1e-4)
+    assert frame["step"].tolist() == [0, 3, 6, 9, 10, 10, 12, 15, 18, 20], "global steps, across rounds"
+    assert frame["tweets"].max() == 150 and (frame["rss_mb"] > 0).all()
+    round_0 = frame.query("epoch == 0")
+    steps = round_0["step"].diff().iloc[1:]
+    assert np.average(round_0["loss"].iloc[1:], weights=steps) == pytest.approx(result["history"][0]["loss"], rel=1e-4)
     assert memory.max_rss_mb >= memory.peak_rss_mb > 0
-    again = fit_with_backups(model, data, tmp_path / "backup", epochs=2)
-    assert again == {"resumed_from": (2, 0), "steps": 0, "history": []}
+    again = fit_with_backups(model, data, tmp_path / "backup", rounds=2)
+    assert again == {"resumed_from": 20, "steps": 0, "history": []}
 
 
-def test_epochs_of_a_fixed_number_of_steps_run_across_passes_and_call_end_of_epoch_first(tmp_path):
-    data = LoggedDataset(toy_store(50), batch_size=10)  # 5 batches a pass
+def test_rounds_of_a_fixed_number_of_steps_run_across_epochs_and_end_before_their_backup(tmp_path):
+    data = LoggedBatches(toy_store(50), batch_size=10)  # 5 batches an epoch
     model = build_sequence_model(units=8, embedding_dim=4)
     seen = []
 
-    def end_of_epoch(epoch, logs):
-        seen.append((epoch, backup_position(tmp_path / "b")[:2]))
-        return {"score": float(epoch)}
+    class AtRoundEnd(keras.callbacks.Callback):
+        def on_epoch_end(self, round_, logs=None):
+            seen.append((round_, backup_position(tmp_path / "b")[0]))
 
-    result = fit_with_backups(model, data, tmp_path / "b", epochs=3, steps_per_epoch=3, backup_every=100,
-                              end_of_epoch=end_of_epoch)
-    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 9
+    result = fit_with_backups(model, data, tmp_path / "b", rounds=3, steps_per_round=3, backup_every=100,
+                              callbacks=[AtRoundEnd()])
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 9 and result["steps"] == 9
     assert data.pipeline_batches == [(0, 0), (0, 1), (0, 2), (0, 3), (0, 4), (1, 0), (1, 1), (1, 2), (1, 3)], \
-        "global steps 0..8: pass 0's five batches, then pass 1's"
-    assert seen == [(0, (0, 0)), (1, (1, 0)), (2, (2, 0))], "each epoch's backup comes after end_of_epoch"
-    assert [h["score"] for h in result["history"]] == [0.0, 1.0, 2.0]
+        "global steps 0..8: epoch 0's five batches, then epoch 1's"
+    assert seen == [(0, 0), (1, 3), (2, 6)], "each round ends before its backup"
 
 
-def test_a_stop_mid_epoch_backs_up_the_exact_batch(tmp_path):
+def test_a_stop_mid_round_backs_up_the_exact_step(tmp_path):
     class StopAtFour(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
             if batch == 3:
                 self.model.stop_training = True
 
-    data = LoggedDataset(toy_store(100), batch_size=10)
+    data = LoggedBatches(toy_store(100), batch_size=10)
     model = build_sequence_model(units=8, embedding_dim=4)
-    fit_with_backups(model, data, tmp_path / "b", epochs=2, callbacks=[StopAtFour()])
-    assert backup_position(tmp_path / "b")[:2] == (0, 4)
+    fit_with_backups(model, data, tmp_path / "b", rounds=2, callbacks=[StopAtFour()])
+    assert backup_position(tmp_path / "b")[0] == 4
     data.pipeline_batches.clear()
-    result = fit_with_backups(model, data, tmp_path / "b", epochs=1)
-    assert result["resumed_from"] == (0, 4) and result["steps"] == 6
-    assert data.pipeline_batches == [(0, i) for i in range(4, 10)], "the rerun starts at the batch after the stop"
+    result = fit_with_backups(model, data, tmp_path / "b", rounds=1)
+    assert result["resumed_from"] == 4 and result["steps"] == 6
+    assert data.pipeline_batches == [(0, i) for i in range(4, 10)], "the rerun starts at the step after the stop"
+
+
+def test_a_backup_a_killed_run_was_writing_is_removed_at_the_next_start(tmp_path):
+    leftover = tmp_path / "b" / ".saving-3f2a.weights.h5"
+    leftover.parent.mkdir()
+    leftover.write_bytes(b"half a backup")
+    fit_with_backups(build_sequence_model(units=8, embedding_dim=4), TweetBatches(toy_store(20), batch_size=10),
+                     tmp_path / "b")
+    assert not leftover.exists() and [p.name for p in (tmp_path / "b").iterdir()] == ["step-000000002.weights.h5"]
 
 
 def test_fit_with_backups_bad_input_names_the_argument(tmp_path):
     model = build_sequence_model(units=8, embedding_dim=4)
-    with pytest.raises(TypeError, match="dataset"):
+    with pytest.raises(TypeError, match="batches"):
         fit_with_backups(model, [1, 2, 3], tmp_path)
     with pytest.raises(ValueError, match="shard"):
-        fit_with_backups(model, TweetDataset(toy_store(100), batch_size=10, shard=(0, 2)), tmp_path)
-    with pytest.raises(ValueError, match="epochs"):
-        fit_with_backups(model, TweetDataset(toy_store(100), batch_size=10), tmp_path, epochs=0)
+        fit_with_backups(model, TweetBatches(toy_store(100), batch_size=10, shard=(0, 2)), tmp_path)
+    with pytest.raises(ValueError, match="rounds"):
+        fit_with_backups(model, TweetBatches(toy_store(100), batch_size=10), tmp_path, rounds=0)
     with pytest.raises(ValueError, match="every"):
-        StepBackup(tmp_path, every=0)
+        fit_with_backups(model, TweetBatches(toy_store(100), batch_size=10), tmp_path, backup_every=0)
 
 
 RESUME_SCRIPT = """
 import json, os, signal, sys
 sys.path.insert(0, sys.argv[1])
 csv, store_dir, backup_dir, out = sys.argv[2:6]
-kill_epoch, kill_step = int(sys.argv[6]), int(sys.argv[7])
+kill_step = int(sys.argv[6])
 import keras, numpy as np, tensorflow as tf
 from tweet_lstm.train.callbacks import StepCounter
-from tweet_lstm.train.dataset import TweetDataset
+from tweet_lstm.store.batches import TweetBatches
 from tweet_lstm.train.model import build_sequence_model
 from tweet_lstm.train.resume import fit_with_backups
 from tweet_lstm.store.prepare import prepare_tweets
 tf.config.experimental.enable_op_determinism()
 keras.utils.set_random_seed(0)
-if kill_epoch == -2:  # die while preparing the store: after its first chunk of 50 tweets is written
+if kill_step == -2:  # die while preparing the store: when its second chunk of 50 tweets is read
     import tweet_lstm.store.prepare
-    to_ids, chunks = tweet_lstm.store.prepare.texts_to_ids, []
-    def dying(texts):
-        chunks.append(len(texts))
-        if len(chunks) == 2:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return to_ids(texts)
-    tweet_lstm.store.prepare.texts_to_ids = dying
-data = TweetDataset(prepare_tweets(csv, store_dir, chunksize=50), batch_size=10, bucket_batches=3, seed=5)
+    read, chunks = tweet_lstm.store.prepare.iter_tweet_data, []
+    def dying(*args, **kwargs):
+        for chunk in read(*args, **kwargs):
+            chunks.append(len(chunk))
+            if len(chunks) == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+            yield chunk
+    tweet_lstm.store.prepare.iter_tweet_data = dying
+data = TweetBatches(prepare_tweets(csv, store_dir, chunksize=50), batch_size=10, bucket_batches=3, seed=5)
 model = build_sequence_model(units=8, embedding_dim=4)
 
 class Trace(StepCounter):
     def on_train_batch_end(self, batch, logs=None):
         super().on_train_batch_end(batch, logs)
         with open(out + ".steps", "a") as f:
-            f.write(f"{self.epoch} {self.step}\\n")
-        if (self.epoch, self.step) == (kill_epoch, kill_step):
+            f.write(f"{self.step}\\n")
+        if self.step == kill_step:
             os.kill(os.getpid(), signal.SIGKILL)
 
-result = fit_with_backups(model, data, backup_dir, epochs=2, backup_every=4, callbacks=[Trace()])
+result = fit_with_backups(model, data, backup_dir, rounds=2, backup_every=4, callbacks=[Trace()])
 np.savez(out + ".npz", *model.get_weights())
 with open(out + ".json", "w") as f:
     json.dump(result, f)
@@ -126,51 +135,49 @@ with open(out + ".json", "w") as f:
 def test_a_killed_run_resumes_at_its_last_backup_and_trains_every_batch_exactly_once(tmp_path):
     """120 tweets in batches of 10: 12 steps an epoch, 2 epochs, a backup every 4 steps.
 
-    The first run is killed at step 7 of epoch 0 (backup at step 4), the second at step 6
-    of epoch 1 (backup at step 4 of that epoch); the third finishes. Each resumes right
-    after its backup, so together they train each (epoch, step) once, as an uninterrupted
-    run does, and end with the same weights (op determinism on, same shuffled order).
-    Before them a run is killed while it prepares the CSV: it leaves no store (only a
-    partial folder beside it); the first run prepares a whole one and the others reuse it.
+    The first run is killed at global step 7 (backup at step 4), the second at step 18, in
+    epoch 1 (backup at step 16); the third finishes. Each resumes right after its backup, so
+    together they train each step once, as an uninterrupted run does, and end with the same
+    weights (op determinism on, same shuffled order). Before them a run is killed while it
+    prepares the CSV: it leaves no store (only a partial folder beside it); the first run
+    prepares a whole one and the others reuse it.
     """
     csv = write_csv_atomically(tweets_frame(120), tmp_path / "t.csv")
     script = tmp_path / "resume.py"
     script.write_text(RESUME_SCRIPT)
 
     def steps(name):
-        lines = (tmp_path / f"{name}.steps").read_text().split()
-        return list(zip(map(int, lines[::2]), map(int, lines[1::2])))
+        return [int(line) for line in (tmp_path / f"{name}.steps").read_text().split()]
 
     reference = start_script(script, csv, tmp_path / "reference_store", tmp_path / "reference_backup",
-                             tmp_path / "reference", -1, -1)
-    preparing = start_script(script, csv, tmp_path / "store", tmp_path / "backup", tmp_path / "preparing", -2, -2)
+                             tmp_path / "reference", -1)
+    preparing = start_script(script, csv, tmp_path / "store", tmp_path / "backup", tmp_path / "preparing", -2)
     _, stderr = preparing.communicate(timeout=180)
     assert preparing.returncode == -9, stderr[-3000:]
     assert not (tmp_path / "store").exists() and list(tmp_path.glob(".store.partial-*")), "killed mid-write"
     positions, stores = [], []
-    for name, kill in [("first", (0, 7)), ("second", (1, 6)), ("third", (-1, -1))]:
-        process = start_script(script, csv, tmp_path / "store", tmp_path / "backup", tmp_path / name, *kill)
+    for name, kill in [("first", 7), ("second", 18), ("third", -1)]:
+        process = start_script(script, csv, tmp_path / "store", tmp_path / "backup", tmp_path / name, kill)
         _, stderr = process.communicate(timeout=180)
-        assert process.returncode == (-9 if kill[0] >= 0 else 0), stderr[-3000:]
-        positions.append(backup_position(tmp_path / "backup")[:2])
+        assert process.returncode == (-9 if kill >= 0 else 0), stderr[-3000:]
+        positions.append(backup_position(tmp_path / "backup")[0])
         files = sorted((tmp_path / "store").iterdir())
         stores.append([(p.name, p.stat().st_ino, p.stat().st_mtime_ns) for p in files])
     _, stderr = reference.communicate(timeout=180)
     assert reference.returncode == 0, stderr[-3000:]
 
-    assert positions == [(0, 4), (1, 4), (2, 0)]
+    assert positions == [4, 16, 24]
     assert stores[0] == stores[1] == stores[2] and "manifest.json" in [name for name, *_ in stores[0]], \
         "the store is prepared once and reused untouched by the runs after a kill"
     assert not list(tmp_path.glob(".store.partial-*")), "the half-written one was cleared away"
-    epoch = lambda e, first, last: [(e, s) for s in range(first, last + 1)]  # noqa: E731
-    assert steps("reference") == epoch(0, 1, 12) + epoch(1, 1, 12)
-    assert steps("first") == epoch(0, 1, 7)
-    assert steps("second") == epoch(0, 5, 12) + epoch(1, 1, 6)
-    assert steps("third") == epoch(1, 5, 12)
+    assert steps("reference") == list(range(1, 25))
+    assert steps("first") == list(range(1, 8))
+    assert steps("second") == list(range(5, 19))
+    assert steps("third") == list(range(17, 25))
     kept = steps("first")[:4] + steps("second")[:-2] + steps("third")
-    assert kept == steps("reference"), "every batch up to each backup is kept, none is trained twice"
+    assert kept == steps("reference"), "every step up to each backup is kept, none is trained twice"
     result = json.loads((tmp_path / "third.json").read_text())
-    assert result["resumed_from"] == [1, 4] and result["steps"] == 8
+    assert result["resumed_from"] == 16 and result["steps"] == 8
     for resumed, uninterrupted in zip(load_weights(tmp_path / "third.npz"), load_weights(tmp_path / "reference.npz")):
         np.testing.assert_allclose(resumed, uninterrupted, rtol=1e-5, atol=1e-7)
 
@@ -183,7 +190,7 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras, numpy as np
-from tweet_lstm.train.dataset import TweetDataset
+from tweet_lstm.store.batches import TweetBatches
 from tweet_lstm.train.distribute import distribution_strategy
 from tweet_lstm.train.model import build_sequence_model
 from tweet_lstm.train.resume import fit_with_backups
@@ -194,11 +201,11 @@ np.savez(out + "-initial.npz", *initial)
 results = {}
 for name, devices in [("default", None), ("mirrored", ["/cpu:0", "/cpu:1"])]:
     strategy, shard = distribution_strategy(name, devices=devices)
-    data = TweetDataset(prepare_tweets(csv, out + "-store"), batch_size=16, shuffle=False, shard=shard)
+    data = TweetBatches(prepare_tweets(csv, out + "-store"), batch_size=16, shuffle=False, shard=shard)
     with strategy.scope():
         model = build_sequence_model(units=16, embedding_dim=8)
     model.set_weights(initial)
-    result = fit_with_backups(model, data, f"{out}-{name}", epochs=2, backup_every=100)
+    result = fit_with_backups(model, data, f"{out}-{name}", rounds=2, backup_every=100)
     np.savez(f"{out}-{name}.npz", *model.get_weights())
     results[name] = {"replicas": strategy.num_replicas_in_sync, "steps": result["steps"],
                      "loss": [epoch["loss"] for epoch in result["history"]]}

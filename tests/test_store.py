@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import time
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -61,13 +62,15 @@ def test_prepared_texts_are_the_read_tweets_cleaned_and_cut_and_their_id_rows_ar
                                           encode_tweets_to_ids(chosen, length, trim=trim))
 
 
-def test_a_store_from_a_frame_holds_what_prepare_makes_of_the_same_tweets(tmp_path):
-    frame = pd.DataFrame({"text": MESSY, "emoji": ["🔥", "🎄", None] * 3 + ["🔥"]})
-    prepared = prepare_tweets(write_csv_atomically(frame, tmp_path / "t.csv"), tmp_path / "store")
+def test_a_store_from_a_frame_holds_the_very_arrays_prepare_writes_for_the_same_tweets(tmp_path):
+    frame = pd.DataFrame({"text": MESSY, "emoji": ["🔥", "🎄", None] * 3 + ["🔥"], "split": ["train", "val"] * 5})
+    prepared = prepare_tweets(write_csv_atomically(frame, tmp_path / "t.csv"), tmp_path / "store", chunksize=3)
     in_memory = TweetStore.from_frame(frame)
-    assert in_memory.texts() == prepared.texts() and in_memory.manifest["dropped"]["empty after cleaning"] == 2
-    assert [in_memory.emojis[e] if e >= 0 else None for e in in_memory.emoji] == \
-        [prepared.emojis[e] if e >= 0 else None for e in prepared.emoji]
+    for array in ("ids", "offsets", "emoji", "split"):
+        np.testing.assert_array_equal(getattr(in_memory, array), getattr(prepared, array))
+        assert getattr(in_memory, array).dtype == getattr(prepared, array).dtype
+    assert (in_memory.emojis, in_memory.splits) == (prepared.emojis, prepared.splits)
+    assert in_memory.manifest["dropped"] == {"empty after cleaning": 2}
 
 
 def test_the_manifest_counts_tweets_and_rows_dropped_by_reason_and_stamps_the_source(tmp_path):
@@ -88,7 +91,9 @@ def test_the_manifest_counts_tweets_and_rows_dropped_by_reason_and_stamps_the_so
     assert store.split_of("val").texts() == ["bye"] and store.split_of("train").texts() == ["hello", "a, b"]
     sizes = {p.name: p.stat().st_size for p in (tmp_path / "store").iterdir()}
     assert {k: v for k, v in sizes.items() if k != "manifest.json"} == \
-        {"ids.bin": 12, "offsets.bin": 4 * 8, "emoji.bin": 3 * 2, "split.bin": 3}
+        {"ids.bin": 12, "offsets.bin": 4 * 8, "emoji.bin": 3 * 4, "split.bin": 3 * 4}
+    assert manifest["files"] == {name: {"bytes": size, "crc32": zlib.crc32((tmp_path / "store" / name).read_bytes())}
+                                 for name, size in sizes.items() if name != "manifest.json"}
 
 
 def test_a_csv_without_emoji_or_split_makes_a_store_without_them(tmp_path):
@@ -115,7 +120,7 @@ def test_a_rerun_reuses_the_store_without_rewriting_it(tmp_path):
     assert file_identities(tmp_path / "store") == before
 
 
-def test_a_changed_source_is_rebuilt_even_a_same_size_edit_with_its_mtime_restored(tmp_path):
+def test_a_changed_source_is_rebuilt_even_a_same_size_edit_with_its_mtime_restored_saying_why(tmp_path, capsys):
     path = write_csv_atomically(pd.DataFrame({"text": ["hello world", "second tweet"]}), tmp_path / "t.csv")
     store_dir = tmp_path / "store"
     first = prepare_tweets(path, store_dir)
@@ -131,6 +136,9 @@ def test_a_changed_source_is_rebuilt_even_a_same_size_edit_with_its_mtime_restor
     assert prepare_tweets(path, store_dir).texts() == ["HELLO world", "second tweet", "a third"]
     assert prepare_tweets(path, store_dir, length=5).texts() == ["HELLO", "secon", "a thi"]
     assert partials(store_dir) == []
+    changed = f"rebuilding {store_dir}: its source is not {path} as it is now"
+    assert capsys.readouterr().out.splitlines() == [changed, changed, f"rebuilding {store_dir}: its tweets were cut to "
+                                                                      "160 characters, not 5"]
 
 
 def test_leftover_partial_folders_beside_the_store_are_removed(tmp_path):

@@ -1,11 +1,16 @@
+import html
+import re
+import string
+
 import pandas as pd
 import pytest
 from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tweet_lstm.data.text import (CHARACTERS, clean_tweet_text, drop_empty_tweets, filter_text_for_handles,
-                             filter_tweets_min_count, get_emojis_list, get_universal_chars_list, pad_text)
+from tweet_lstm.data.text import (CHARACTERS, LATIN_FOLDING, OUTSIDE_CHARACTERS, PUNCTUATION_FOLDING, clean_tweet_text,
+                                  drop_empty_tweets, filter_text_for_handles, filter_tweets_min_count, get_emojis_list,
+                                  get_universal_chars_list, pad_text)
 
 MESSY = st.text(alphabet=st.sampled_from(list(" @ab£`&;.(\n\t\u00a0é😀\ufe0f\u201c\u2019\u2026\u2014"))
                 | st.characters(), max_size=40)
@@ -76,13 +81,43 @@ def test_a_tweet_of_only_emojis_and_handles_cleans_to_empty_and_is_dropped_and_c
     assert kept["text"].tolist() == ["kept"] and dropped == 2
 
 
+ENTITIES = st.lists(st.sampled_from(["&", "amp;", "amp", "lt;", "#64;", "#8230;", "#10;", "szlig;", "hellip;", "@", ".",
+                                      " ", "\n", "a", "x", "😀", "\uff1b", "\u2019", "é"]), max_size=12).map("".join)
+
+
+def reference_clean(texts):
+    """The documented steps one after another over the whole Series, repeated until nothing changes."""
+    punctuation = re.escape(string.punctuation.replace("@", ""))
+    while True:
+        once = texts.map(html.unescape).str.replace(r"\s+", " ", regex=True)
+        once = once.str.translate({**LATIN_FOLDING, **PUNCTUATION_FOLDING})
+        once = once.str.replace(OUTSIDE_CHARACTERS, "", regex=True)
+        once = (" " + once).str.replace(" [" + punctuation + "]*@[^ ]*", "", regex=True).str.slice(1)
+        once = once.str.replace(" {2,}", " ", regex=True).str.strip()
+        if once.equals(texts):
+            return once
+        texts = once
+
+
 @settings(max_examples=examples(300), deadline=None)
-@given(st.lists(MESSY, max_size=10))
+@given(st.lists(MESSY | ENTITIES, max_size=10))
 def test_clean_tweet_text_is_idempotent_and_stays_inside_the_character_set(texts):
     once = clean_tweet_text(pd.Series(texts, dtype=object))
     assert clean_tweet_text(once).tolist() == once.tolist()
     assert all(set(t) <= set(CHARACTERS) for t in once)
     assert not any("  " in t or t != t.strip() for t in once)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(st.lists(MESSY | ENTITIES, max_size=10))
+def test_cleaning_each_tweet_until_it_settles_gives_the_documented_steps_repeated_until_nothing_changes(texts):
+    assert clean_tweet_text(pd.Series(texts, dtype=object)).tolist() == \
+        reference_clean(pd.Series(texts, dtype=str)).tolist()
+
+
+def test_a_tweet_holding_an_entity_that_cleaning_made_is_cleaned_again_until_it_settles():
+    text = pd.Series(["&amp;lt;3 &amp;amp;amp; x", "&am😀p;#8230; y", "&amp;#64;user hi", "1 &amp;szlig; 2"])
+    assert clean_tweet_text(text).tolist() == ["3 & x", "... y", "hi", "1 ss 2"]
 
 
 @pytest.mark.parametrize("bad,error", [(["a list"], TypeError), (pd.Series(["ok", None]), ValueError)])

@@ -5,103 +5,129 @@ import numpy as np
 import pytest
 
 from tests.helpers import load_weights, start_script, toy_store, tweets_frame
-from tweet_lstm.train.dataset import TweetDataset
 from tweet_lstm.files import write_csv_atomically, write_json_atomically
+from tweet_lstm.store.batches import TweetBatches
 from tweet_lstm.train.model import build_sequence_model
+from tweet_lstm.train.settings import TrainSettings, run_name
 from tweet_lstm.train.training import HISTORY_COLUMNS, read_history, train_resumably
 
 pytestmark = pytest.mark.tf  # every test here needs TensorFlow or Keras
 
 
-def scores_by_epoch(scores, steps_per_epoch):
-    """A ``validate`` that returns ``scores[e]`` after epoch ``e`` (read from the optimizer's step count)."""
-    return lambda model: scores[int(keras.ops.convert_to_numpy(model.optimizer.iterations)) // steps_per_epoch - 1]
+def scores_by_round(scores, steps_per_round):
+    """A ``validate`` that returns ``scores[r]`` after round ``r`` (read from the optimizer's step count)."""
+    return lambda model: scores[int(keras.ops.convert_to_numpy(model.optimizer.iterations)) // steps_per_round - 1]
 
 
-def test_the_best_model_is_kept_and_early_stopping_counts_epochs_without_a_better_score(tmp_path):
-    data = TweetDataset(toy_store(60), batch_size=10)
+def settings(**changes):
+    return TrainSettings(**{"minutes": 10.0, "units": 8} | changes)
+
+
+def test_the_best_model_is_kept_and_early_stopping_counts_rounds_without_a_better_score(tmp_path):
+    data = TweetBatches(toy_store(60), batch_size=10)
     model = build_sequence_model(units=8, embedding_dim=4)
-    history = train_resumably(model, data, scores_by_epoch([5.0, 4.0, 4.5, 3.0, 3.5, 3.2, 3.1, 9.0], 3),
-                              tmp_path, time_budget_s=600, steps_per_epoch=3, patience=3, verbose=0)
+    history = train_resumably(model, data, scores_by_round([5.0, 4.0, 4.5, 3.0, 3.5, 3.2, 3.1, 9.0], 3),
+                              tmp_path, settings(validate_every=3, patience=3), verbose=0)
     assert list(history.columns) == HISTORY_COLUMNS
     assert history["validation"].tolist() == [5.0, 4.0, 4.5, 3.0, 3.5, 3.2, 3.1]
     assert history["best"].tolist() == [True, True, False, True, False, False, False]
     assert history["steps"].tolist() == [3, 6, 9, 12, 15, 18, 21]
     done = json.loads((tmp_path / "done.json").read_text())
-    assert done["epochs"] == 7 and done["best_validation"] == 3.0
+    assert done["rounds"] == 7 and done["best_validation"] == 3.0
     best = keras.models.load_model(tmp_path / "best.keras")
-    assert int(keras.ops.convert_to_numpy(best.optimizer.iterations)) == 12, "best.keras is epoch 3's model"
-    again = train_resumably(model, data, lambda m: 0.0, tmp_path, time_budget_s=600, steps_per_epoch=3, patience=3,
-                            verbose=0)
+    assert int(keras.ops.convert_to_numpy(best.optimizer.iterations)) == 12, "best.keras is round 3's model"
+    again = train_resumably(model, data, lambda m: 0.0, tmp_path, settings(validate_every=3, patience=3), verbose=0)
     assert again.equals(history), "a finished run is read back, not trained again"
 
 
 def test_a_spent_budget_carries_over_a_restart_and_trains_nothing(tmp_path):
     write_json_atomically({"seconds_spent": 61.0, "epoch": 3}, tmp_path / "budget.json")
     model = build_sequence_model(units=8, embedding_dim=4)
-    history = train_resumably(model, TweetDataset(toy_store(40), batch_size=10), lambda m: 1.0, tmp_path,
-                              time_budget_s=60, verbose=0)
+    history = train_resumably(model, TweetBatches(toy_store(40), batch_size=10), lambda m: 1.0, tmp_path,
+                              settings(minutes=1.0), verbose=0)
     assert history.empty and int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 0
     assert json.loads((tmp_path / "done.json").read_text())["seconds_spent"] == 61.0
 
 
-def test_an_epoch_the_budget_cuts_short_is_labelled_as_cut_not_as_a_whole_epoch(tmp_path, capsys):
+def test_a_round_the_budget_cuts_short_is_labelled_as_cut_not_as_a_whole_round(tmp_path, capsys):
     model = build_sequence_model(units=8, embedding_dim=4)
-    history = train_resumably(model, TweetDataset(toy_store(40), batch_size=10), lambda m: 1.0, tmp_path,
-                              time_budget_s=1e-9, steps_per_epoch=3)
+    history = train_resumably(model, TweetBatches(toy_store(40), batch_size=10), lambda m: 1.0, tmp_path,
+                              settings(minutes=1e-11, validate_every=3))
     assert history["steps"].tolist() == [1], "the budget stops training after its first step"
-    assert "the time budget ran out during this epoch" in capsys.readouterr().out
+    assert "the time budget ran out during this round" in capsys.readouterr().out
 
 
-def test_a_learning_rate_by_minutes_sets_the_optimizer_before_every_step(tmp_path):
+def test_the_learning_rate_follows_the_settings_schedule_in_training_minutes(tmp_path):
     model = build_sequence_model(units=8, embedding_dim=4, learning_rate=1.0)
-    history = train_resumably(model, TweetDataset(toy_store(40), batch_size=10), lambda m: 1.0, tmp_path,
-                              time_budget_s=600, max_epochs=2, learning_rate=lambda minutes: 1e-3 / (1 + minutes),
+    chosen = settings(minutes=10.0, learning_rate=1e-3, final_fraction=0.1, max_rounds=3)
+    history = train_resumably(model, TweetBatches(toy_store(40), batch_size=10), lambda m: 1.0, tmp_path, chosen,
                               verbose=0)
-    assert np.allclose(history["learning_rate"], 1e-3 / (1 + history["minutes"]), rtol=0.05)
+    expected = [chosen.learning_rate_at(minutes) for minutes in history["minutes"]]
+    assert np.allclose(history["learning_rate"], expected, rtol=0.05, atol=2e-6)
 
 
-@pytest.mark.parametrize("kwargs,error,name", [
-    (dict(validate="bits"), TypeError, "validate"), (dict(time_budget_s=-1), ValueError, "time_budget_s"),
-    (dict(patience=0), ValueError, "patience"), (dict(max_epochs=0), ValueError, "max_epochs"),
-])
-def test_train_resumably_bad_input_names_the_argument(tmp_path, kwargs, error, name):
-    params = dict(validate=lambda m: 1.0, time_budget_s=60) | kwargs
-    with pytest.raises(error, match=name):
-        train_resumably(build_sequence_model(units=4), TweetDataset(toy_store(20), batch_size=10),
-                        run_dir=tmp_path, **params)
+def test_the_schedule_falls_along_half_a_cosine_to_its_final_fraction_then_stays():
+    chosen = TrainSettings(minutes=10, learning_rate=4e-3, final_fraction=0.05, decay_minutes=20)
+    assert chosen.learning_rate_at(0) == 4e-3
+    assert chosen.learning_rate_at(10) == pytest.approx(4e-3 * (0.05 + 0.95 / 2))
+    assert chosen.learning_rate_at(20) == chosen.learning_rate_at(35) == pytest.approx(2e-4)
+
+
+def test_other_settings_or_other_batches_get_a_run_folder_of_their_own():
+    data = TweetBatches(toy_store(40), batch_size=10)
+    names = {run_name("B", settings(), data), run_name("B", settings(dropout=0.1), data),
+             run_name("B", settings(), TweetBatches(toy_store(40), batch_size=5))}
+    assert len(names) == 3 and run_name("B", settings(), data) == run_name("B", settings(), data)
+
+
+@pytest.mark.parametrize("changes,name", [(dict(minutes=-1), "minutes"), (dict(minutes=1e308), "minutes"),
+                                          (dict(patience=0), "patience"), (dict(max_rounds=0), "max_rounds"),
+                                          (dict(dropout=1.0), "dropout"), (dict(seed=-5), "seed"),
+                                          (dict(validate_every=0), "validate_every")])
+def test_settings_out_of_range_name_the_setting(changes, name):
+    with pytest.raises((TypeError, ValueError), match=name):
+        TrainSettings(**changes)
+
+
+def test_train_resumably_bad_input_names_the_argument(tmp_path):
+    data = TweetBatches(toy_store(20), batch_size=10)
+    with pytest.raises(TypeError, match="validate"):
+        train_resumably(build_sequence_model(units=4), data, "bits", tmp_path, settings())
+    with pytest.raises(TypeError, match="settings"):
+        train_resumably(build_sequence_model(units=4), data, lambda m: 1.0, tmp_path, {"minutes": 1})
 
 
 KILL_SCRIPT = """
 import json, os, signal, sys
 sys.path.insert(0, sys.argv[1])
-csv, run_dir, kill_epoch, kill_step = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+csv, run_dir, kill_step = sys.argv[2], sys.argv[3], int(sys.argv[4])
 import keras, numpy as np, tensorflow as tf
 from tweet_lstm.train.callbacks import StepCounter
-from tweet_lstm.train.dataset import TweetDataset
-from tweet_lstm.train.model import build_sequence_model
+from tweet_lstm.store.batches import TweetBatches
 from tweet_lstm.store.prepare import prepare_tweets
+from tweet_lstm.train.model import build_sequence_model
+from tweet_lstm.train.settings import TrainSettings
 from tweet_lstm.train.training import train_resumably
 tf.config.experimental.enable_op_determinism()
 keras.utils.set_random_seed(0)
 STEPS = 4
-SCORES = [5.0, 4.0, 6.0, 7.0, 3.0, 2.0]  # best after epoch 1; epochs 2 and 3 are worse; patience 2 stops after 3
+SCORES = [5.0, 4.0, 6.0, 7.0, 3.0, 2.0]  # best after round 1; rounds 2 and 3 are worse; patience 2 stops after 3
 
 def validate(model):
-    epoch = int(keras.ops.convert_to_numpy(model.optimizer.iterations)) // STEPS - 1
-    np.savez(f"{run_dir}-epoch-{epoch}.npz", *model.get_weights())
-    return SCORES[epoch]
+    round_ = int(keras.ops.convert_to_numpy(model.optimizer.iterations)) // STEPS - 1
+    np.savez(f"{run_dir}-round-{round_}.npz", *model.get_weights())
+    return SCORES[round_]
 
 class Kill(StepCounter):
     def on_train_batch_end(self, batch, logs=None):
         super().on_train_batch_end(batch, logs)
-        if (self.epoch, self.step) == (kill_epoch, kill_step):
+        if self.step == kill_step:
             os.kill(os.getpid(), signal.SIGKILL)
 
-data = TweetDataset(prepare_tweets(csv, run_dir + "-store"), batch_size=10, seed=3)
+data = TweetBatches(prepare_tweets(csv, run_dir + "-store"), batch_size=10, seed=3)
 model = build_sequence_model(units=8, embedding_dim=4)
-train_resumably(model, data, validate, run_dir, time_budget_s=600, steps_per_epoch=STEPS, max_epochs=6,
-                patience=2, backup_every=1, callbacks=[Kill()], verbose=0)
+settings = TrainSettings(minutes=10, units=8, validate_every=STEPS, max_rounds=6, patience=2, backup_every=1)
+train_resumably(model, data, validate, run_dir, settings, callbacks=[Kill()], verbose=0)
 np.savez(run_dir + "-final.npz", *model.get_weights())
 """
 
@@ -111,23 +137,23 @@ def test_a_run_killed_mid_epoch_resumes_with_its_best_model_and_patience_and_end
         tmp_path):
     """4 steps an epoch, scores 5, 4, 6, 7 (...): the best is epoch 1, and patience 2 stops training after epoch 3.
 
-    One run is killed at step 3 of epoch 2 (before epoch 2 is scored), then killed again at
-    step 2 of epoch 3 (epoch 2 scored worse than the best, one epoch of patience used), then
+    One run is killed at step 3 of round 2 (before round 2 is scored), then killed again at
+    step 2 of round 3 (round 2 scored worse than the best, one round of patience used), then
     resumed to the end. With Keras' ``BackupAndRestore``, ``ModelCheckpoint`` and
     ``EarlyStopping`` the restarted run would forget its best score (replacing ``best.keras``
-    with epoch 2's worse model) and its patience (training on to epoch 4).
+    with round 2's worse model) and its patience (training on to round 4).
     """
     csv = write_csv_atomically(tweets_frame(80), tmp_path / "t.csv")
     script = tmp_path / "kill.py"
     script.write_text(KILL_SCRIPT)
-    reference = start_script(script, csv, tmp_path / "reference", -1, -1)
-    for kill, code in [((2, 3), -9), ((3, 2), -9), ((-1, -1), 0)]:
-        process = start_script(script, csv, tmp_path / "run", *kill)
+    reference = start_script(script, csv, tmp_path / "reference", -1)
+    for kill, code in [(11, -9), (14, -9), (-1, 0)]:  # step 3 of round 2, step 2 of round 3, none
+        process = start_script(script, csv, tmp_path / "run", kill)
         _, stderr = process.communicate(timeout=180)
         assert process.returncode == code, stderr[-3000:]
-        if kill[0] >= 0:
+        if kill >= 0:
             best = keras.models.load_model(tmp_path / "run" / "best.keras")
-            for saved, epoch_1 in zip(best.get_weights(), load_weights(tmp_path / "run-epoch-1.npz")):
+            for saved, epoch_1 in zip(best.get_weights(), load_weights(tmp_path / "run-round-1.npz")):
                 np.testing.assert_array_equal(saved, epoch_1)
     _, stderr = reference.communicate(timeout=180)
     assert reference.returncode == 0, stderr[-3000:]
@@ -136,9 +162,9 @@ def test_a_run_killed_mid_epoch_resumes_with_its_best_model_and_patience_and_end
     assert resumed["validation"].tolist() == uninterrupted["validation"].tolist() == [5.0, 4.0, 6.0, 7.0]
     assert resumed["best"].tolist() == [True, True, False, False]
     assert resumed["steps"].tolist() == uninterrupted["steps"].tolist() == [4, 8, 12, 16]
-    np.testing.assert_allclose(resumed["loss"][:2], uninterrupted["loss"][:2], rtol=1e-5)  # epochs never cut
+    np.testing.assert_allclose(resumed["loss"][:2], uninterrupted["loss"][:2], rtol=1e-5)  # rounds never cut
     best = keras.models.load_model(tmp_path / "run" / "best.keras")
-    for saved, epoch_1 in zip(best.get_weights(), load_weights(tmp_path / "reference-epoch-1.npz")):
+    for saved, epoch_1 in zip(best.get_weights(), load_weights(tmp_path / "reference-round-1.npz")):
         np.testing.assert_allclose(saved, epoch_1, rtol=1e-5, atol=1e-7)
     for final_resumed, final_reference in zip(load_weights(tmp_path / "run-final.npz"),
                                               load_weights(tmp_path / "reference-final.npz")):
@@ -146,9 +172,9 @@ def test_a_run_killed_mid_epoch_resumes_with_its_best_model_and_patience_and_end
 
 
 def test_a_run_folder_holding_a_run_with_other_settings_is_an_error_not_a_resume(tmp_path):
-    data = TweetDataset(toy_store(40), batch_size=10)
-    train_resumably(build_sequence_model(units=4), data, lambda m: 1.0, tmp_path, 60, max_epochs=1,
-                    config={"units": 4}, verbose=0)
+    data = TweetBatches(toy_store(40), batch_size=10)
+    train_resumably(build_sequence_model(units=4), data, lambda m: 1.0, tmp_path, settings(max_rounds=1, units=4),
+                    verbose=0)
     with pytest.raises(ValueError, match=r"holds a run with other settings \(model, units: .*, 4\] there, .*, 8\] now\)"):
-        train_resumably(build_sequence_model(units=8), data, lambda m: 1.0, tmp_path, 60, max_epochs=1,
-                        config={"units": 8}, verbose=0)
+        train_resumably(build_sequence_model(units=8), data, lambda m: 1.0, tmp_path,
+                        settings(max_rounds=1, units=8), verbose=0)

@@ -1,3 +1,5 @@
+import re
+
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -7,6 +9,7 @@ from conftest import DATA, examples
 from tests.helpers import tweets_frame
 from tweet_lstm.files import write_csv_atomically
 from tweet_lstm.data.tweet_csv import iter_tweet_data, read_tweet_data, repeat_tweets_csv
+from tweet_lstm.store.prepare import prepare_tweets
 
 
 def test_read_tweet_data_drops_repeated_headers_and_empty_text_counts_them_and_keeps_extra_columns(tmp_path):
@@ -27,6 +30,23 @@ def test_only_the_text_column_is_required(tmp_path):
     assert read_tweet_data(path)["text"].tolist() == ["hi", "there"]
     path.write_text("tweet,label\nhi,x\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"t\.csv: missing column\(s\) \['text'\]"):
+        read_tweet_data(path)
+
+
+def test_splits_are_read_after_trimming_spaces_and_case_by_every_reader(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text('text,split\na,TRAIN\nb, Val\n"c\nd",test \ne,Train\n', encoding="utf-8")
+    assert read_tweet_data(path)["split"].tolist() == ["train", "val", "test", "train"]
+    assert pd.concat(iter_tweet_data(path, chunksize=1))["split"].tolist() == ["train", "val", "test", "train"]
+    assert prepare_tweets(path, tmp_path / "store").splits == ["train", "val", "test"]
+
+
+@pytest.mark.parametrize("cell, what", [("validation", "split 'validation'"), ("", "no split"),
+                                        ('"dev "', "split 'dev '")])
+def test_a_split_that_is_not_train_val_or_test_is_an_error_naming_the_file_line_and_value(tmp_path, cell, what):
+    path = tmp_path / "t.csv"
+    path.write_text(f'text,split\na,train\n"two\nlines",val\nc,{cell}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}, line 5: {what}; a row's split must be"):
         read_tweet_data(path)
 
 

@@ -1,4 +1,4 @@
-"""``python -m tweet_lstm``: the ``train`` and ``generate`` commands (see ``cli.py``)."""
+"""``python -m tweet_lstm``: the ``data``, ``train`` and ``generate`` commands (see ``cli.py``)."""
 
 import sys
 

@@ -1,9 +1,5 @@
-"""Argument checks shared by every public function.
-
-Each raises ``TypeError`` (wrong kind of value) or ``ValueError`` (right kind, wrong value)
-with a message that names the argument and shows the value, so a bad call fails at once
-and says why, instead of deep inside NumPy or TensorFlow.
-"""
+"""Argument checks shared by every public function: each raises ``TypeError`` (wrong kind of value) or
+``ValueError`` (right kind, wrong value) with a message that names the argument and shows the value."""
 
 import math
 import numbers
@@ -45,10 +41,8 @@ def check_choice(name, value, choices):
 
 
 def check_texts(name, texts):
-    """``texts`` as a list of str: a list, tuple, Series or array of strings, not one string.
-
-    A bare string would otherwise be taken as one tweet per character.
-    """
+    """``texts`` as a list of str: a list, tuple, Series or 1-d array of strings, never one string (which would
+    otherwise be taken as one tweet per character)."""
     if isinstance(texts, (str, bytes)):
         raise TypeError(f"{name} must be a sequence of str (one per tweet), not a single "
                         f"{type(texts).__name__}: wrap it in a list, e.g. [{texts[:20]!r}]")
@@ -58,9 +52,8 @@ def check_texts(name, texts):
         texts = list(texts)
     except TypeError:
         raise TypeError(f"{name} must be a sequence of str, got {type(texts).__name__}") from None
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            n_bad = sum(not isinstance(t, str) for t in texts)
-            raise ValueError(f"{name} must hold only str; item {i} is {type(text).__name__} ({text!r}); "
-                             f"{n_bad} item(s) are not str")
+    if bad := [i for i, text in enumerate(texts) if not isinstance(text, str)]:
+        first = texts[bad[0]]
+        raise ValueError(f"{name} must hold only str; item {bad[0]} is {type(first).__name__} ({first!r}); "
+                         f"{len(bad)} item(s) are not str")
     return texts

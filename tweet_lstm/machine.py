@@ -1,5 +1,4 @@
-"""What machine a measurement ran on (the CPU, its cores and vector extensions, the memory) and
-the peak memory of this process."""
+"""What machine a measurement ran on (CPU, cores, vector extensions, memory) and this process's memory."""
 
 import os
 import platform
@@ -9,16 +8,19 @@ import psutil
 
 
 def _first_line_value(path, prefix):
-    """What follows the ``:`` on the first line of ``path`` that starts with ``prefix``; None if
-    the file cannot be read (not Linux) or has no such line."""
+    """What follows the ``:`` on the first line of ``path`` that starts with ``prefix``; None if the file cannot
+    be read (not Linux) or has no such line."""
     try:
         with open(path, encoding="utf-8") as f:
-            for line in f:
-                if line.startswith(prefix):
-                    return line.split(":", 1)[1].strip()
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith(prefix)), None)
     except OSError:
-        pass
-    return None
+        return None
+
+
+def _status_bytes(key):
+    """The ``key`` line of ``/proc/self/status`` (reported in kB, i.e. KiB) in bytes; None where there is none."""
+    value = _first_line_value("/proc/self/status", key)
+    return None if value is None else int(value.split()[0]) * 1024
 
 
 def cpu_name():
@@ -42,33 +44,22 @@ def machine_description():
 
 
 def vmhwm_bytes():
-    """Linux's ``VmHWM`` (the high-water mark of this program's resident memory) in bytes; None
-    elsewhere. Writing ``5`` to ``/proc/self/clear_refs`` resets it to the current RSS."""
-    value = _first_line_value("/proc/self/status", "VmHWM:")
-    return None if value is None else int(value.split()[0]) * 1024  # reported in kB (KiB)
+    """Linux's ``VmHWM`` (the high-water mark of this program's resident memory) in bytes; None elsewhere.
+    Writing ``5`` to ``/proc/self/clear_refs`` resets it to the current RSS."""
+    return _status_bytes("VmHWM:")
 
 
 def rss_kinds_bytes():
-    """``(anonymous, file_backed)``: this process's resident memory split as Linux counts it, in bytes.
-
-    Anonymous memory is the program's own data (arrays, the heap); file-backed memory is
-    pages of mapped files, such as a memory-mapped store, which the kernel can drop and
-    read again whenever it needs the room. ``(None, None)`` where ``/proc`` does not say.
-    """
-    values = [_first_line_value("/proc/self/status", key) for key in ("RssAnon:", "RssFile:")]
-    return tuple(None if v is None else int(v.split()[0]) * 1024 for v in values)
+    """``(anonymous, file_backed)`` resident memory of this process in bytes, ``(None, None)`` where ``/proc``
+    does not say. File-backed pages (a memory-mapped store) can be dropped and read again by the kernel."""
+    return _status_bytes("RssAnon:"), _status_bytes("RssFile:")
 
 
 def peak_rss_bytes():
-    """This process's peak resident memory so far, in bytes, on Linux, macOS and Windows.
-
-    On Linux it is ``vmhwm_bytes()``: the high-water mark of this program alone.
-    (``ru_maxrss`` is not used there: Linux carries it over from the parent across fork and
-    exec, so a notebook kernel started by a large pytest process would report the parent's
-    peak.)
-    """
-    peak = vmhwm_bytes()
-    if peak is not None:
+    """This process's peak resident memory so far, in bytes, on Linux, macOS and Windows: on Linux ``vmhwm_bytes()``,
+    not ``ru_maxrss``, which Linux carries over from the parent across fork and exec (a notebook kernel started by a
+    large pytest process would report the parent's peak)."""
+    if (peak := vmhwm_bytes()) is not None:
         return peak
     try:
         import resource

@@ -1,12 +1,7 @@
-"""Import TensorFlow without its start-up log lines.
-
-TensorFlow 2.21 has one switch for its C++ log, ``TF_CPP_MIN_LOG_LEVEL`` (3: fatal errors
-only), read once its libraries have loaded. The lines they log *while* loading (oneDNN is
-on, no CUDA driver, and absl's notice that logging is not initialised) come before that
-and no setting reaches them. ``import_tensorflow_quietly`` sets the switch unless it is
-set already, captures the process's stderr (file descriptor 2) for the import alone, and
-passes on everything except those INFO lines, so warnings and errors still show.
-"""
+"""Import TensorFlow without its start-up log lines: ``TF_CPP_MIN_LOG_LEVEL`` is read only once TensorFlow's libraries
+have loaded, so the INFO lines they log while loading (oneDNN, no CUDA driver, absl's notice) escape it;
+``import_tensorflow_quietly`` captures stderr (file descriptor 2) for the import alone and passes on everything but
+those lines, so warnings and errors still show."""
 
 import os
 import re
@@ -31,7 +26,7 @@ def without_info_lines(text):
 
 
 def import_tensorflow_quietly():
-    """Import TensorFlow (once per process) with its load-time INFO lines filtered out."""
+    """Import TensorFlow (once per process; ``TF_CPP_MIN_LOG_LEVEL`` 3 unless set) without its load-time INFO lines."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" in sys.modules:
         return

@@ -1,8 +1,5 @@
-"""Characters and cleaning: the seed's 93-character set, its handle filter, and the cleaning
-a reader expects from modern tweets (entities, every kind of space, accented letters).
-
-Works on pandas Series of str, vectorised with ``Series.str`` methods.
-"""
+"""Characters and cleaning of Series of tweets: the seed's 93-character set and handle filter, and the cleaning
+modern tweets need (entities, every kind of space, accented letters, typographic punctuation)."""
 
 import html
 import re
@@ -13,19 +10,10 @@ import pandas as pd
 
 from ..checks import check_int
 
-CHARACTERS = (
-    " !\"#$%&'()*+,-./0123456789:;=?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_"
-    "abcdefghijklmnopqrstuvwxyz{|}~£"
-)
-"""The seed's universal character set: space, ASCII punctuation (not ``<``, ``>`` or the
-backtick), digits, letters and ``£``; 93 characters."""
+CHARACTERS = " !\"#$%&'()*+,-./0123456789:;=?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_abcdefghijklmnopqrstuvwxyz{|}~£"
+"""The seed's 93 characters: space, ASCII punctuation (not ``<``, ``>`` or the backtick), digits, letters, ``£``."""
 
 OUTSIDE_CHARACTERS = re.compile("[^" + re.escape(CHARACTERS) + "]")
-_HANDLE_WORD = r" @[^ ]*"
-_PREFIXED_HANDLE_WORD = " [" + re.escape(string.punctuation.replace("@", "")) + "]*@[^ ]*"
-_WHITESPACE = re.compile(r"\s+")
-_SPACES = re.compile(r" {2,}")
-_MAX_CLEANING_PASSES = 10
 
 
 def _check_series(name, texts):
@@ -34,39 +22,24 @@ def _check_series(name, texts):
     return texts
 
 
-def _without_handles(texts, pattern=_HANDLE_WORD):
-    """Drop every word that ``pattern`` matches (by default: starts with ``@``), with one
-    neighbouring space."""
-    return (" " + texts).str.replace(pattern, "", regex=True).str.slice(1)
-
-
 def filter_text_for_handles(text_series):
-    """The seed's filter: ``@handle`` words, then characters outside ``CHARACTERS``, removed.
-
-    A word is a run of characters between single spaces, as in the seed's
-    ``' '.join(w for w in txt.split(' ') if not w.startswith('@'))``; the handle goes with
-    one neighbouring space. Kept exactly as the seed had it; ``clean_tweet_text`` is the
-    cleaning to use. Returns a new Series of str.
-    """
-    texts = _check_series("text_series", text_series)
-    return _without_handles(texts).str.replace(OUTSIDE_CHARACTERS, "", regex=True)
+    """The seed's filter, kept as it was (``clean_tweet_text`` is the cleaning to use): a new Series of str
+    without ``@handle`` words (as the seed's ``' '.join(w for w in txt.split(' ') if not w.startswith('@'))``,
+    each with one neighbouring space) and then without the characters outside ``CHARACTERS``."""
+    texts = (" " + _check_series("text_series", text_series)).str.replace(r" @[^ ]*", "", regex=True)
+    return texts.str.slice(1).str.replace(OUTSIDE_CHARACTERS, "", regex=True)
 
 
 def _latin_folding_table():
     """``str.translate`` table: accented Latin letters to their base letters (é -> e, ß -> ss)."""
     table = {}
-    latin = list(range(0x00C0, 0x0250)) + list(range(0x1E00, 0x1F00))
-    for point in latin:
-        decomposed = unicodedata.normalize("NFD", chr(point))
-        base, marks = decomposed[0], decomposed[1:]
-        if base in string.ascii_letters and marks and all(unicodedata.combining(m) for m in marks):
+    for point in [*range(0x00C0, 0x0250), *range(0x1E00, 0x1F00)]:
+        base, *marks = unicodedata.normalize("NFD", chr(point))
+        if base in string.ascii_letters and marks and all(map(unicodedata.combining, marks)):
             table[point] = base
-    for letters, base in [("ßẞ", "ss"), ("æ", "ae"), ("Æ", "AE"), ("œ", "oe"), ("Œ", "OE"),
-                          ("øǿ", "o"), ("ØǾ", "O"), ("ł", "l"), ("Ł", "L"), ("đð", "d"),
-                          ("ĐÐ", "D"), ("þ", "th"), ("Þ", "Th"), ("ı", "i")]:
-        for letter in letters:
-            table[ord(letter)] = base
-    return table
+    return table | {ord(letter): base for letters, base in [
+        ("ßẞ", "ss"), ("æ", "ae"), ("Æ", "AE"), ("œ", "oe"), ("Œ", "OE"), ("øǿ", "o"), ("ØǾ", "O"), ("ł", "l"),
+        ("Ł", "L"), ("đð", "d"), ("ĐÐ", "D"), ("þ", "th"), ("Þ", "Th"), ("ı", "i")] for letter in letters}
 
 
 LATIN_FOLDING = _latin_folding_table()
@@ -78,60 +51,55 @@ PUNCTUATION_FOLDING = str.maketrans({
     "\u2026": "...", "\u2024": ".", "\u2025": "..", "\u2044": "/", "\u2215": "/",
     "\uff01": "!", "\uff1f": "?", "\uff0c": ",", "\uff0e": ".", "\uff1a": ":", "\uff1b": ";",
 })
-"""``str.translate`` table: typographic punctuation to its ASCII twin (’ ‘ -> ', “ ” « » -> ",
-the dashes, hyphens and minus -> -, … -> ..., fullwidth ! ? , . : ; to their ASCII forms)."""
-
-_FOLDING = {**LATIN_FOLDING, **PUNCTUATION_FOLDING}  # both in one pass over the text
+"""``str.translate`` table: typographic punctuation (quotes, dashes, ellipsis, fullwidth forms) to its ASCII twin."""
 
 
-def _clean_once(texts):
-    """One pass of ``clean_tweet_text``'s steps over a Series of str."""
-    has_entity = texts.str.contains("&", regex=False)
-    if has_entity.any():
-        texts = texts.where(~has_entity, texts[has_entity].map(html.unescape))
-    texts = texts.str.replace(_WHITESPACE, " ", regex=True).str.translate(_FOLDING)
-    texts = _without_handles(texts.str.replace(OUTSIDE_CHARACTERS, "", regex=True),
-                             _PREFIXED_HANDLE_WORD)
-    return texts.str.replace(_SPACES, " ", regex=True).str.strip()
+class _CleaningTable(dict):
+    """``str.translate`` table of cleaning: the 93 characters kept, folds (``LATIN_FOLDING``,
+    ``PUNCTUATION_FOLDING``), any whitespace to a space, any other character removed (looked up once)."""
+
+    def __missing__(self, point):
+        self[point] = " " if chr(point).isspace() else None
+        return self[point]
+
+
+_CLEANING = _CleaningTable({**{ord(c): c for c in CHARACTERS}, **LATIN_FOLDING, **PUNCTUATION_FOLDING})
+_HANDLE_WORDS = re.compile(" [" + re.escape(string.punctuation.replace("@", "")) + "]*@[^ ]*")
+
+
+def _clean(text):
+    """One tweet (str) cleaned by ``clean_tweet_text``'s steps, repeated until it settles."""
+    while True:
+        if "&" in text:
+            text = html.unescape(text)
+        text = text.translate(_CLEANING)
+        if "@" in text:
+            text = _HANDLE_WORDS.sub("", " " + text)
+        text = " ".join(text.split()) if "  " in text else text.strip()
+        if "&" not in text or html.unescape(text) == text:
+            return text
 
 
 def clean_tweet_text(text_series):
-    """Clean a Series of tweets for the model; returns a new Series of str (never NaN).
-
-    In order: HTML entities are unescaped (``&amp;`` -> ``&``); every run of whitespace
-    (newline, tab, no-break space, ...) becomes one space; accented Latin letters fold to
-    their base letter (``Québec`` -> ``Quebec``, ``ß`` -> ``ss``); typographic punctuation
-    folds to its ASCII twin (``don’t`` -> ``don't``, ``…`` -> ``...``, see
-    ``PUNCTUATION_FOLDING``); other characters outside ``CHARACTERS`` are removed; handle
-    words go as in ``filter_text_for_handles``, and so do handles behind punctuation
-    (``.@name``, ``"@name``, ``(@name``); that step comes after the characters, so a
-    handle behind a removed one, as in ``❤@name``, goes too; runs of
-    spaces collapse and the ends are stripped. The steps repeat on any tweet they still
-    change (an entity can hide inside another, ``&amp;lt;``), so cleaning is idempotent:
-    a cleaned tweet comes through a second cleaning unchanged. A tweet can end up empty;
-    ``drop_empty_tweets`` removes and counts those.
-    """
+    """Clean a Series of tweets for the model; returns a new Series of str (never NaN), same index. In order: HTML
+    entities are unescaped (``&amp;`` -> ``&``); any whitespace becomes a space; accented Latin letters fold to their
+    base letter (``Québec`` -> ``Quebec``, ``ß`` -> ``ss``, ``LATIN_FOLDING``) and typographic punctuation to its ASCII
+    twin (``don’t`` -> ``don't``, ``PUNCTUATION_FOLDING``); other characters outside ``CHARACTERS`` are removed; then
+    handle words go as in ``filter_text_for_handles``, also behind punctuation or a removed character (``.@name``,
+    ``(@name``, ``❤@name``); runs of spaces collapse and the ends are stripped. A tweet holding an entity that a pass
+    made (``&amp;lt;`` -> ``&lt;``) is cleaned again until it settles, so cleaning is idempotent. Raises ``TypeError``
+    for anything but a Series, ``ValueError`` for a missing value. A tweet can end up empty (``drop_empty_tweets``)."""
     texts = _check_series("text_series", text_series)
     missing = texts.isna()
     if missing.any():
         raise ValueError(f"text_series has {int(missing.sum())} missing value(s), first at index "
                          f"{texts.index[missing.to_numpy()][0]!r}; read tweets with read_tweet_data")
-    cleaned = _clean_once(texts.astype(str))
-    for _ in range(_MAX_CLEANING_PASSES):
-        again = _clean_once(cleaned)
-        changed = again != cleaned
-        if not changed.any():
-            return cleaned
-        cleaned = again
-    raise RuntimeError("clean_tweet_text did not settle; please report the tweet")
+    return pd.Series(list(map(_clean, texts.astype(str))), index=texts.index, dtype=str, name=texts.name)
 
 
 def drop_empty_tweets(tweets):
-    """``(kept, n_dropped)``: the DataFrame ``tweets`` without rows whose ``text`` is empty.
-
-    Use after ``clean_tweet_text``: a tweet of only emojis or handles cleans to nothing,
-    and an empty tweet teaches the model nothing but ``<end>``. The index is reset.
-    """
+    """``(kept, n_dropped)``: the DataFrame ``tweets`` without rows whose ``text`` is empty, index reset (after
+    ``clean_tweet_text``, a tweet of only emojis or handles is empty, and teaches the model nothing)."""
     empty = tweets["text"].str.len().to_numpy() == 0
     return tweets.loc[~empty].reset_index(drop=True), int(empty.sum())
 
@@ -145,37 +113,24 @@ def pad_text(text, length=160):
 
 
 def get_unique_chars_list(strings):
-    """``(chars, char_index)``: the sorted distinct characters of ``strings`` and their positions."""
-    if isinstance(strings, str):
-        strings = [strings]
+    """``(chars, char_index)``: the sorted distinct characters of ``strings`` (one str or many) and their positions."""
     chars = sorted(set("".join(strings)))
     return chars, {char: i for i, char in enumerate(chars)}
 
 
 def get_universal_chars_list():
-    """``(chars, char_index)`` for the 93-character universal set ``CHARACTERS``.
-
-    ``chars`` is a sorted list (space, punctuation, digits, letters, ``£``) and
-    ``char_index`` maps each character to its position in it.
-    """
+    """``(chars, char_index)`` for the 93-character universal set ``CHARACTERS``, as ``get_unique_chars_list``."""
     return get_unique_chars_list(CHARACTERS)
 
 
 def get_emojis_list(emoji_series):
-    """``(emojis, emoji_index)``: the sorted distinct emojis (str) and their positions.
-
-    Missing values (NaN, None, empty strings) are not emojis and are left out.
-    """
-    present = [e for e in emoji_series if isinstance(e, str) and e != ""]
-    emojis = sorted(set(present))
+    """``(emojis, emoji_index)``: the sorted distinct emojis (str; NaN, None and "" left out) and their positions."""
+    emojis = sorted({e for e in emoji_series if isinstance(e, str) and e != ""})
     return emojis, {emoji: i for i, emoji in enumerate(emojis)}
 
 
 def filter_tweets_min_count(tweets, min_count=1000):
-    """The rows of ``tweets`` whose emoji labels more than ``min_count`` tweets (a DataFrame).
-
-    Rows with a missing emoji are dropped: they belong to no emoji's count.
-    """
+    """Rows of the DataFrame ``tweets`` whose emoji labels over ``min_count`` tweets (a missing emoji labels none)."""
     if not isinstance(tweets, pd.DataFrame) or "emoji" not in tweets.columns:
         raise ValueError("tweets must be a DataFrame with an 'emoji' column"
                          + (f"; its columns are {list(tweets.columns)}" if isinstance(tweets, pd.DataFrame) else ""))

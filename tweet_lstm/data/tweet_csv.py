@@ -1,29 +1,24 @@
 """The tweets CSV: its contract, reading it whole or in chunks, and repeating it.
 
-The contract, enforced here for every reader:
-
-- UTF-8 text with a header row; quoting as pandas reads it (fields with commas, quotes or
-  newlines in double quotes, a double quote inside doubled).
-- ``text`` is required. ``emoji`` is needed only by what uses it (emoji models,
-  ``emoji_set``), which says so. ``split`` (``train``/``val``/``test``) is optional;
-  other columns are kept as they are.
-- Every column is read as str: a tweet that says "NA" or "null" stays text. An empty
-  cell is missing (NaN), and a missing emoji is never an emoji.
-- Rows that repeat the header and rows whose text is missing or empty are dropped, and
-  counted in the frame's ``attrs["dropped"]``. A row with more fields than the header, a
-  repeated column name and an empty file are errors that name the file (and the line).
-"""
+The contract, enforced for every reader: UTF-8 with a header row, quoted as pandas reads it. ``text`` is required;
+``emoji`` only by what uses it; ``split``, where there is one, must be ``train``, ``val`` or ``test`` in every row
+(spaces and case aside; any other value or an empty cell is an error naming the file, line and value). Other columns are
+kept. Every column is read as str ("NA" stays text); an empty cell is missing (NaN). Rows that repeat the header or have
+no text are dropped and counted in ``attrs["dropped"]``. A row with more fields than the header, a repeated column name
+and an empty file are errors naming the file (and the line)."""
 
 import csv
+import itertools
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from ..checks import check_int
+from ..checks import check_choice, check_int
 from ..files import atomic_path
 
-REQUIRED_COLUMNS = ("text",)
+SPLITS = ("train", "val", "test")
 
 
 def read_csv_options():
@@ -33,47 +28,49 @@ def read_csv_options():
 
 def require_columns(columns, needed, source, purpose=None):
     """Raise ``ValueError`` naming ``source`` unless every column in ``needed`` is in ``columns``."""
-    missing = [c for c in needed if c not in columns]
-    if missing:
+    if missing := [c for c in needed if c not in columns]:
         why = f" ({purpose})" if purpose else ""
         raise ValueError(f"{source}: missing column(s) {missing}{why}; found {list(columns)}")
 
 
-def first_invalid_utf8_line(path):
-    """``(line_number, column, byte)`` of the first byte sequence in ``path`` that is not UTF-8, or None."""
-    with open(path, "rb") as f:
-        for number, line in enumerate(f, start=1):
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError as err:
-                return number, err.start + 1, line[err.start]
-    return None
+def csv_records(path):
+    """Yield ``(line, fields)`` for each record of ``path``, the header first (blank lines skipped), ``line``
+    the 1-based line where the record starts, as the csv module reads them."""
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        records, end = csv.reader(f), 0
+        for fields in records:
+            start, end = end + 1, records.line_num
+            if fields:
+                yield start, fields
 
 
-def _parse_error(path, err):
-    if isinstance(err, UnicodeDecodeError):
-        found = first_invalid_utf8_line(path)
-        if found is not None:
-            line, column, byte = found
-            return ValueError(f"{path}, line {line}: byte 0x{byte:02x} at column {column} is not valid "
-                              "UTF-8; save the file as UTF-8 (or decode it with errors='replace' first)")
-    return ValueError(f"{path}: not a readable tweets CSV: {err}")
-
-
-def unusable_rows(frame, source):
-    """``(header_again, empty)``: boolean masks of the rows that repeat the header and of those with no text."""
-    require_columns(frame.columns, REQUIRED_COLUMNS, source)
-    header_again = pd.Series(True, index=frame.index)
-    for column in frame.columns:
-        header_again &= frame[column] == column
-    empty = (frame["text"].isna() | (frame["text"] == "")) & ~header_again
-    return header_again.to_numpy(), empty.to_numpy()
+def normalise_splits(frame, source):
+    """``frame`` with its ``split`` column (if any) read as ``SPLITS``; ``frame``'s index must be the records'
+    numbers in ``source``, for the line of an error."""
+    if "split" not in frame.columns:
+        return frame
+    values = frame["split"]
+    names = {value: str(value).strip().casefold() for value in pd.unique(values) if not pd.isna(value)}
+    read = values.map(names)
+    wrong = ~read.isin(SPLITS).to_numpy()
+    if wrong.any():
+        at = int(np.argmax(wrong))
+        value, record = values.iloc[at], values.index[at]
+        line = next((line for line, _ in itertools.islice(csv_records(source), record + 1, None)), None)
+        where = f"line {line}" if line else f"data row {record + 1}"
+        what = "no split" if pd.isna(value) else f"split {value!r}"
+        raise ValueError(f"{source}, {where}: {what}; a row's split must be train, val or test (spaces and "
+                         "case aside): fix the row, or drop the split column")
+    return frame.assign(split=read) if any(k != v for k, v in names.items()) else frame
 
 
 def drop_unusable_rows(frame, source):
-    """``frame`` without rows that repeat the header or have no text; counts in ``attrs["dropped"]``."""
-    header_again, empty = unusable_rows(frame, source)
-    kept = frame.loc[~(header_again | empty)].reset_index(drop=True)
+    """``frame`` without rows that repeat the header or have no text, splits normalised (``normalise_splits``);
+    the rows dropped are counted in ``attrs["dropped"]``."""
+    require_columns(frame.columns, ["text"], source)
+    header_again = (frame.to_numpy() == frame.columns.to_numpy()).all(axis=1)
+    empty = (frame["text"].isna() | (frame["text"] == "")).to_numpy() & ~header_again
+    kept = normalise_splits(frame.loc[~(header_again | empty)], source).reset_index(drop=True)
     kept.attrs["dropped"] = {"header repeated": int(header_again.sum()), "empty text": int(empty.sum())}
     return kept
 
@@ -90,83 +87,71 @@ def check_header(path):
                          f"each column needs a name of its own (header: {header})")
 
 
-def first_line_with_extra_fields(path):
-    """``(line, fields, columns)`` of the first record with more fields than the header, or None."""
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        records = csv.reader(f)
-        header = next(records, [])
-        for record in records:
-            if len(record) > len(header):
-                return records.line_num, len(record), len(header)
-    return None
-
-
 def _read_error(path, err):
-    """The ``ValueError`` that says what is wrong with ``path``, for an error pandas raised reading it."""
-    if isinstance(err, (pd.errors.ParserWarning, pd.errors.ParserError)):
-        found = first_line_with_extra_fields(path)
-        if found is not None:
-            line, fields, columns = found
-            return ValueError(f"{path}, line {line}: {fields} fields where the header names {columns} columns; "
-                              "quote a field that holds a comma, or add the missing column names to the header")
-    return _parse_error(path, err)
+    """The ``ValueError`` that says what is wrong with ``path`` (the first line that is not UTF-8, or that has
+    more fields than the header), for an error pandas raised reading it."""
+    if isinstance(err, UnicodeDecodeError):
+        with open(path, "rb") as f:
+            for number, line in enumerate(f, start=1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as bad:
+                    return ValueError(f"{path}, line {number}: byte 0x{line[bad.start]:02x} at column "
+                                      f"{bad.start + 1} is not valid UTF-8; save the file as UTF-8 (or decode it "
+                                      "with errors='replace' first)")
+    else:
+        records = csv_records(path)
+        columns = len(next(records, (1, []))[1])
+        for line, fields in records:
+            if len(fields) > columns:
+                return ValueError(f"{path}, line {line}: {len(fields)} fields where the header names {columns} "
+                                  "columns; quote a field that holds a comma, or add the missing column names "
+                                  "to the header")
+    return ValueError(f"{path}: not a readable tweets CSV: {err}")
+
+
+def _parsed(path, read, *args, **kwargs):
+    """``read(*args, **kwargs)``, with what pandas raises reading ``path`` (and the warning of a row with extra fields,
+    which it would drop) turned into the ``ValueError`` of ``_read_error``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return read(*args, **kwargs)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.ParserWarning) as err:
+        raise _read_error(path, err) from None
 
 
 def _records(path, chunksize=None):
-    """``pd.read_csv`` of ``path`` under the contract; the first column is never taken as the index."""
-    return pd.read_csv(path, chunksize=chunksize, index_col=False, **read_csv_options())
+    """``pd.read_csv`` of ``path`` under the contract, its header checked first; the first column is never the index."""
+    _parsed(path, check_header, path)
+    return _parsed(path, pd.read_csv, path, chunksize=chunksize, index_col=False, **read_csv_options())
 
 
 def read_tweet_data(path):
-    """Read a tweets CSV (see the module's contract) into a DataFrame of str columns.
-
-    Raises ``ValueError`` naming the file (and the line, for bytes that are not UTF-8,
-    rows pandas cannot parse and rows with more fields than the header), an empty file,
-    a repeated column name and a missing ``text`` column.
-    """
-    try:
-        check_header(path)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", pd.errors.ParserWarning)  # extra fields: pandas would drop them
-            frame = _records(path)
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.ParserWarning) as err:
-        raise _read_error(path, err) from None
-    return drop_unusable_rows(frame, path)
+    """Read a tweets CSV (see the module's contract) into a DataFrame of str columns. Raises ``ValueError`` naming
+    the file (and the line, for bytes that are not UTF-8, rows pandas cannot parse and rows with more fields than
+    the header), an empty file, a repeated column name and a missing ``text`` column."""
+    return drop_unusable_rows(_records(path), path)
 
 
 def iter_tweet_data(path, chunksize=100_000):
-    """Yield the tweets CSV at ``path`` as DataFrames of at most ``chunksize`` rows.
-
-    Each chunk is read and checked exactly like ``read_tweet_data``, so a file far larger
-    than memory can be processed one chunk at a time.
-    """
+    """Yield the tweets CSV at ``path`` as DataFrames of at most ``chunksize`` rows, each read and checked
+    exactly like ``read_tweet_data``, so a file far larger than memory can be processed a chunk at a time."""
     chunksize = check_int("chunksize", chunksize, minimum=1)
-    try:
-        check_header(path)
-        with _records(path, chunksize) as reader:
-            while True:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("error", pd.errors.ParserWarning)
-                    chunk = next(reader, None)
-                if chunk is None:
-                    return
-                yield drop_unusable_rows(chunk, path)
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.ParserWarning) as err:
-        raise _read_error(path, err) from None
+    with _records(path, chunksize) as reader:
+        while (chunk := _parsed(path, next, reader, None)) is not None:
+            yield drop_unusable_rows(chunk, path)
 
 
 def repeat_tweets_csv(source_csv, out_csv, n_rows, chunksize=100_000, split=None):
-    """Write ``out_csv`` with ``n_rows`` tweets: the rows of ``source_csv`` repeated in order.
-
-    With ``split`` (e.g. ``"train"``), only the source rows whose ``split`` column equals it
-    are repeated, so held-out tweets never leak into the repeated file. Row ``i`` of the
-    output is row ``i % n`` of the ``n`` rows kept (after ``iter_tweet_data``'s dropping),
-    with the source's columns. The source is streamed in chunks of ``chunksize`` rows, each
-    appended to a temporary file renamed at the end: memory holds one chunk however large
-    ``n_rows`` is, and an interrupted run leaves no partial file. Returns ``out_csv``'s Path.
-    """
+    """Write ``out_csv`` with ``n_rows`` tweets, the rows of ``source_csv`` repeated in order; return its Path. Row
+    ``i`` is row ``i % n`` of the ``n`` rows that ``iter_tweet_data`` keeps, or with ``split`` (e.g. ``"train"``) of
+    those of that split only, so held-out tweets never leak in. The source is streamed ``chunksize`` rows at a time into
+    a temporary file renamed at the end (no partial file is left)."""
     n_rows = check_int("n_rows", n_rows, minimum=1)
     chunksize = check_int("chunksize", chunksize, minimum=1)
+    if split is not None:
+        check_choice("split", split, SPLITS)
     source_csv, out_csv = Path(source_csv), Path(out_csv)
     if out_csv.resolve() == source_csv.resolve():
         raise ValueError(f"out_csv must not be source_csv ({source_csv}): it is read while written")

@@ -1,31 +1,23 @@
 """TweetEval emoji: the seven raw files, checked line by line, to ``tweets.csv``.
 
-The raw files are kept in a cache folder (``data/tweeteval_emoji/`` by default) that never
-hides a source: with a source folder (``--source`` or ``TWEETS_SOURCE``) the seven files are
-copied again on every run; without one, the cache is reused only when all seven files have
-the published sha256, else they are downloaded again and checked against it. Fresh files
-land in a ``.part`` staging folder, are checked there, and only then replace the cache, so
-a failed run changes neither the cache nor ``tweets.csv`` and leaves nothing behind.
-"""
+The raw files are cached (``data/tweeteval_emoji/``); a source folder (``--source``, ``TWEETS_SOURCE``) is copied again
+on every run, and without one the cache is reused only when every file has the published sha256. Fresh files are checked
+in a staging folder before they replace the cache, so a failed run changes neither the cache nor ``tweets.csv``."""
 
-import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-from .download import DataError, fetch_file, remove_partial, sha256_of
-from ..files import PART_SUFFIX, write_csv_atomically
+from .download import DataError, fetch_file, sha256_of
+from .tweet_csv import SPLITS
+from ..files import PART_SUFFIX, atomic_folder, remove_leftovers, write_csv_atomically
 
 BASE_URL = "https://raw.githubusercontent.com/cardiffnlp/tweeteval/main/datasets/emoji/"
 OUT_PATH = "data/tweets.csv"  # where make-data writes it by default
-SPLITS = ("train", "val", "test")
 FILES = ("mapping.txt",) + tuple(f"{split}_{kind}.txt" for split in SPLITS for kind in ("text", "labels"))
 
-# The published files of cardiffnlp/tweeteval datasets/emoji (commit 4fbd22cd), computed from
-# ../shared/data/tweeteval_emoji; mapping.txt also matches the repository's copy byte for byte.
+# The sha256 of the published files of cardiffnlp/tweeteval datasets/emoji (commit 4fbd22cd).
 PUBLISHED_SHA256 = {
     "mapping.txt": "ac172bfbb0972d875a832224f48602472279be365454e3bce01084689100f4d3",
     "train_text.txt": "eacb6b0ee1fe2803d72a009c2e731fe07659f604318a979951d2f07c23c564a1",
@@ -45,30 +37,23 @@ def _shown(origin, name):
     return origin / name if isinstance(origin, Path) else f"{origin}{name}"
 
 
-def read_lines(path, shown=None):
-    """Return the lines of the UTF-8 file ``path``, split at ``\\n`` only, without the final newline.
-
-    Raises ``DataError`` naming the file (as ``shown``, default ``path``) and the 1-based line
-    of the first byte that is not UTF-8.
-    """
+def read_lines(path, shown):
+    """Return the lines of the UTF-8 file ``path``, split at ``\\n`` only, without the final newline; a byte
+    that is not UTF-8 is a ``DataError`` naming the file (as ``shown``) and line."""
     data = Path(path).read_bytes()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
-        raise DataError(f"{shown or path}:{line}: not valid UTF-8 (byte 0x{data[err.start]:02x}); the TweetEval "
+        raise DataError(f"{shown}:{line}: not valid UTF-8 (byte 0x{data[err.start]:02x}); the TweetEval "
                         f"files are UTF-8: convert the file to UTF-8, or {_FIX}") from None
     return text.removesuffix("\n").split("\n") if text else []
 
 
-def read_mapping(path, shown=None):
-    """Return ``mapping.txt`` as a dict from integer label to emoji.
-
-    Each line must be ``label<TAB>emoji<TAB>name`` (a trailing tab, as published, is allowed),
-    with an integer label that appears only once; else ``DataError`` names the file (as
-    ``shown``, default ``path``) and line.
-    """
-    shown = shown or path
+def read_mapping(path, shown):
+    """Return ``mapping.txt`` as a dict from integer label to emoji. Each line must be
+    ``label<TAB>emoji<TAB>name`` (a trailing tab, as published, is allowed) with an integer label that appears
+    only once; else ``DataError`` names the file (as ``shown``) and line."""
     mapping, line_of = {}, {}
     for number, line in enumerate(read_lines(path, shown), 1):
         fields = line.removesuffix("\t").split("\t")
@@ -99,13 +84,9 @@ def _emoji_of(path, number, line, mapping):
 
 
 def _read_split(raw_dir, split, mapping, origin):
-    """Return one split as a DataFrame with columns ``text``, ``emoji`` and ``split``, in file order.
-
-    Every label must be an integer in ``mapping``, no line of either file may be blank, no
-    tweet may hold a carriage return, and both files must have the same number of lines;
-    else ``DataError`` names the file and line as found in ``origin`` (the folder Path or
-    base URL the files came from).
-    """
+    """Return one split as a DataFrame (``text``, ``emoji``, ``split``), in file order. Every label must be an
+    integer in ``mapping``, no line blank, no tweet with a carriage return, and both files of the same length;
+    else ``DataError`` names the file (as found in ``origin``, a folder Path or base URL) and line."""
     text_name, labels_name = f"{split}_text.txt", f"{split}_labels.txt"
     text_path, labels_path = _shown(origin, text_name), _shown(origin, labels_name)
     texts, labels = read_lines(raw_dir / text_name, text_path), read_lines(raw_dir / labels_name, labels_path)
@@ -119,18 +100,14 @@ def _read_split(raw_dir, split, mapping, origin):
                             f"convert Windows line endings (CRLF) to LF, or {_FIX}")
     if len(texts) != len(labels):
         longer = labels_path if len(labels) > len(texts) else text_path
-        raise DataError(f"{longer}:{min(len(texts), len(labels)) + 1}: {text_name} has {len(texts):,} "
-                        f"lines but {labels_name} has {len(labels):,}; line N of one must belong to "
-                        f"line N of the other: {_FIX}")
+        raise DataError(f"{longer}:{min(len(texts), len(labels)) + 1}: {text_name} has {len(texts):,} lines but "
+                        f"{labels_name} has {len(labels):,}; line N of one must belong to line N of the other: {_FIX}")
     return pd.DataFrame({"text": texts, "emoji": emojis, "split": split})
 
 
 def read_raw(raw_dir, origin=None):
-    """Return the seven files in ``raw_dir`` as one DataFrame (``text``, ``emoji``, ``split``), splits in order.
-
-    Every file is checked before any row is returned (see ``read_mapping`` and ``_read_split``);
-    messages name each file as found in ``origin`` (a folder Path or base URL; default ``raw_dir``).
-    """
+    """Return the seven files in ``raw_dir`` as one DataFrame (``text``, ``emoji``, ``split``), splits in order,
+    every file checked (``read_mapping``, ``_read_split``), named as found in ``origin`` (default ``raw_dir``)."""
     raw_dir = Path(raw_dir)
     origin = raw_dir if origin is None else origin
     mapping = read_mapping(raw_dir / "mapping.txt", _shown(origin, "mapping.txt"))
@@ -143,39 +120,16 @@ def _differs_from_published(folder):
             if not (folder / name).is_file() or sha256_of(folder / name) != PUBLISHED_SHA256[name]]
 
 
-def _stage(raw_dir, source, base_url):
-    """Return a new ``.part`` folder beside ``raw_dir`` holding the seven files, copied or downloaded."""
-    staging = Path(tempfile.mkdtemp(prefix=f".{raw_dir.name}.", suffix=PART_SUFFIX, dir=raw_dir.parent))
-    try:
-        for name in FILES:
-            fetch_file(name, staging, source=source, base_url=base_url,
-                       sha256=None if source is not None else PUBLISHED_SHA256[name])
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return staging
-
-
-def _replace_folder(staging, target):
-    """Move the folder ``staging`` to ``target``, replacing what was there."""
-    old = target.with_name(f".{target.name}.old{PART_SUFFIX}")
-    if target.exists():
-        os.replace(target, old)
-    os.replace(staging, target)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _raw_tweets(raw_dir, source, base_url):
     """Return the checked tweets and a note saying where the raw files came from."""
     if source is None and not _differs_from_published(raw_dir):
         return read_raw(raw_dir), f"raw files: {raw_dir} (published sha256, reused)"
-    staging = _stage(raw_dir, source, base_url)
-    try:
+    with atomic_folder(raw_dir) as staging:
+        for name in FILES:
+            fetch_file(name, staging, source=source, base_url=base_url,
+                       sha256=None if source is not None else PUBLISHED_SHA256[name])
         tweets = read_raw(staging, base_url if source is None else Path(source))
         changed = _differs_from_published(staging)
-        _replace_folder(staging, raw_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     if source is None:
         return tweets, f"raw files: downloaded from {base_url} (published sha256 checked)"
     origin = f"not the published files: {', '.join(changed)}" if changed else "the published files"
@@ -183,15 +137,10 @@ def _raw_tweets(raw_dir, source, base_url):
 
 
 def make_csv(out_path=OUT_PATH, source=None, base_url=BASE_URL, raw_dir=None):
-    """Build ``out_path`` (columns ``text,emoji,split``) from TweetEval emoji; return a summary dict.
-
-    The summary has ``path`` (the CSV's Path), ``splits`` (rows per split) and ``notes``
-    (the number of emojis, where the raw files came from). ``source`` is a folder holding
-    the seven files; it must exist when given, whatever the cache holds. The raw files are
-    cached in ``raw_dir`` (default: ``tweeteval_emoji/`` beside ``out_path``); the module
-    docstring says when they are reused. Every file is checked before anything is written,
-    and what a killed run left (``*.part``) is removed first.
-    """
+    """Build ``out_path`` (columns ``text,emoji,split``) from TweetEval emoji; return a summary dict: ``path``,
+    ``splits`` (rows per split) and ``notes`` (the number of emojis, where the raw files came from). ``source`` is a
+    folder holding the seven files; it must exist when given. ``raw_dir`` is the cache (default: ``tweeteval_emoji/``
+    beside ``out_path``). What a killed run left (``*.part``) is removed first."""
     out_path = Path(out_path)
     raw_dir = Path(raw_dir) if raw_dir is not None else out_path.parent / "tweeteval_emoji"
     if source is not None and not Path(source).is_dir():
@@ -199,9 +148,9 @@ def make_csv(out_path=OUT_PATH, source=None, base_url=BASE_URL, raw_dir=None):
                         "folder: point TWEETS_SOURCE at a folder holding the seven TweetEval emoji files, "
                         "or unset it to download them")
     raw_dir.parent.mkdir(parents=True, exist_ok=True)
-    remove_partial(raw_dir)
-    remove_partial(raw_dir.parent, f".{raw_dir.name}.*{PART_SUFFIX}")
-    remove_partial(out_path.parent, f"*{out_path.name}*{PART_SUFFIX}")
+    remove_leftovers(raw_dir)
+    remove_leftovers(raw_dir.parent, f".{raw_dir.name}.*{PART_SUFFIX}")
+    remove_leftovers(out_path.parent, f"*{out_path.name}*{PART_SUFFIX}")
     tweets, origin = _raw_tweets(raw_dir, source, base_url)
     write_csv_atomically(tweets, out_path)
     splits = {split: int((tweets["split"] == split).sum()) for split in SPLITS}

@@ -1,15 +1,10 @@
 """Which tweets make batch ``i`` of epoch ``e``, and their arrays: a pure function of ``(seed, e, i)``.
 
-Each epoch deals every tweet of a ``TweetStore`` out in a new random order (a global
-shuffle), cuts that order into windows of ``bucket_batches`` batches, sorts each window's
-tweets by length (so a batch holds tweets of similar length and is trimmed to little
-padding), cuts it into batches and shuffles the batches within the window. Shard ``k`` of
-``n`` serves the global batches ``k, k + n, k + 2n, ...``. Nothing is kept between calls
-but the last epoch's order (8 bytes a tweet), so any batch of any epoch can be asked for in
-any order, by any process: resuming is knowing ``(epoch, batch)``.
-"""
+Each epoch shuffles every tweet of a ``TweetStore``, cuts that order into windows of ``bucket_batches`` batches, sorts
+each window by length (little padding), cuts it into batches and shuffles those. Shard ``k`` of ``n`` serves the global
+batches ``k, k + n, ...``. Only the last epoch's order is kept, so any batch of any epoch can be asked for in any order,
+by any process: resuming is knowing ``(epoch, batch)``."""
 
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +19,11 @@ def check_shard(shard):
     try:
         index, count = shard
         index, count = check_int("shard index", index), check_int("shard count", count, minimum=1)
+        if 0 <= index < count:
+            return index, count
     except (TypeError, ValueError):
-        raise ValueError(f"shard must be (index, count) with 0 <= index < count, got {shard!r}") from None
-    if not 0 <= index < count:
-        raise ValueError(f"shard must be (index, count) with 0 <= index < count, got {shard!r}")
-    return index, count
+        pass
+    raise ValueError(f"shard must be (index, count) with 0 <= index < count, got {shard!r}")
 
 
 def as_store(store):
@@ -42,19 +37,13 @@ def as_store(store):
 
 
 class TweetBatches:
-    """Batches of whole tweets as ids: ``x`` and ``y`` ``(batch, width - 1)`` int32, ``y`` one id ahead.
-
-    ``store`` is a ``TweetStore`` (or a prepared store's folder). ``shuffle=False`` serves
-    the same order every epoch (for scoring): the store's, sorted by length within each
-    window of ``bucket_batches`` batches (``bucket_batches=1`` keeps it exactly). With ``emoji=True`` ``x`` is
-    ``(text_ids, emoji_ids)``, ``emoji_ids`` ``(batch, 1)`` int32, the store's emoji index or
-    ``no_emoji_id = len(store.emojis)`` for a tweet without one; ``emoji_dropout`` hides that
-    share of emojis (``no_emoji_id``), so a model also learns tweets without their emoji
-    (``emoji_dropout=1.0`` scores it so). A batch is as wide as its longest tweet needs
-    (``TweetStore.id_rows``). ``shard=(k, n)``: this process's share of every epoch.
-    Batch ``index`` of ``epoch`` is ``batch(epoch, index)``; ``self[index]`` is that batch of
-    ``self.epoch``, which ``on_epoch_end`` advances (the Keras protocol).
-    """
+    """Batches of whole tweets as ids: ``x`` and ``y`` ``(batch, width - 1)`` int32, ``y`` one id ahead, as wide as the
+    longest tweet needs (``TweetStore.id_rows``); batch ``index`` of ``epoch`` is ``batch(epoch, index)``, and iterating
+    gives epoch 0's batches in order. ``store`` is a ``TweetStore`` (or a prepared store's folder). ``shuffle=False``
+    serves the store's order every epoch, sorted by length within each window of ``bucket_batches`` batches (``1`` keeps
+    it exactly). With ``emoji=True`` ``x`` is ``(text_ids, emoji_ids)``, ``emoji_ids (batch, 1)`` int32: the store's
+    emoji index, or ``no_emoji_id`` for a tweet without one or a share ``emoji_dropout`` of them (so a model also learns
+    tweets without their emoji; ``1.0`` scores it so). ``shard=(k, n)``: this process's share of every epoch."""
 
     def __init__(self, store, batch_size=64, shuffle=True, seed=0, shard=(0, 1), bucket_batches=16, emoji=False,
                  emoji_dropout=0.0):
@@ -70,9 +59,8 @@ class TweetBatches:
         self.emoji_dropout = check_number("emoji_dropout", emoji_dropout, minimum=0.0, maximum=1.0)
         if self.emoji_dropout and not self.emoji:
             raise ValueError("emoji_dropout needs emoji=True")
-        window = self.batch_size * self.bucket_batches
         n = len(self.store)
-        self.n_batches = (n // window) * self.bucket_batches + -(-(n % window) // self.batch_size)
+        self.n_batches = -(-n // self.batch_size)  # every window of bucket_batches batches but the last is full
         if n == 0:
             manifest = self.store.manifest or {}
             source = manifest.get("source", {}).get("path", "the store's source")
@@ -82,7 +70,7 @@ class TweetBatches:
         if len(self) == 0:
             raise ValueError(f"{n} tweets make {self.n_batches} batch(es) of {self.batch_size}: none for "
                              f"shard {self.shard}")
-        self.epoch, self._order, self._window, self._lock = 0, (None, None), (None, None), threading.Lock()
+        self._order, self._window = (None, None), (None, None)  # the last epoch's order and window, kept
 
     @property
     def no_emoji_id(self):
@@ -110,18 +98,18 @@ class TweetBatches:
     def epoch_order(self, epoch):
         """Every tweet of the store once, in ``epoch``'s order (int64 indices; kept for the last epoch asked)."""
         epoch = check_int("epoch", epoch, minimum=0)
-        with self._lock:
-            if self._order[0] != epoch:
-                n = len(self.store)
-                self._order = (epoch, self._rng(epoch).permutation(n) if self.shuffle else np.arange(n))
-            return self._order[1]
+        kept, order = self._order  # one read: another thread may replace it (a tuple is replaced whole)
+        if kept != epoch:
+            n = len(self.store)
+            order = self._rng(epoch).permutation(n) if self.shuffle else np.arange(n)
+            self._order = (epoch, order)
+        return order
 
     def window_batches(self, epoch, window):
-        """The batches of window ``window`` of ``epoch``: its tweets sorted by length, cut, shuffled
-        (kept for the last window asked)."""
-        with self._lock:
-            if self._window[0] == (epoch, window):
-                return self._window[1]
+        """Window ``window`` of ``epoch`` as batches: its tweets sorted by length, cut, shuffled (the last is kept)."""
+        kept, chunks = self._window
+        if kept == (epoch, window):
+            return chunks
         size = self.batch_size * self.bucket_batches
         rows = self.epoch_order(epoch)[window * size:(window + 1) * size]
         if self.bucket_batches > 1:
@@ -129,8 +117,7 @@ class TweetBatches:
         chunks = [rows[i:i + self.batch_size] for i in range(0, len(rows), self.batch_size)]
         if self.shuffle:
             chunks = [chunks[j] for j in self._rng(epoch, 1, window).permutation(len(chunks))]
-        with self._lock:
-            self._window = ((epoch, window), chunks)
+        self._window = ((epoch, window), chunks)
         return chunks
 
     def batch_rows(self, epoch, index):
@@ -155,29 +142,21 @@ class TweetBatches:
             emoji_ids[hidden] = self.no_emoji_id
         return (x, emoji_ids[:, None]), y
 
-    def __getitem__(self, index):
-        return self.batch(self.epoch, index)
-
     def __iter__(self):
-        return (self.batch(self.epoch, i) for i in range(len(self)))
-
-    def on_epoch_end(self):
-        self.epoch += 1
+        return (self.batch(0, i) for i in range(len(self)))
 
 
 class WindowBatches(TweetBatches):
-    """The seed's batches from the same store: one-hot windows, ``convert_tweet_to_xy``'s ``(x, y)``.
-
-    Each batch of ``batch_size`` tweets becomes ``batch_size * windows_per_tweet(...)``
-    windows of ``window_size`` one-hot characters and their next characters, ``dtype``;
-    tweets are left-padded with spaces to the store's ``length``, as in the seed. No
-    length buckets (a window's width does not depend on the tweet).
-    """
+    """The seed's batches from the same store: ``convert_tweet_to_xy``'s one-hot ``(x, y)`` of ``dtype`` for each
+    ``batch_size`` tweets, left-padded with spaces to the store's ``length``; no length buckets."""
 
     def __init__(self, store, batch_size=8, window_size=64, step=3, dtype=np.float32, shuffle=True, seed=0):
         super().__init__(store, batch_size=batch_size, shuffle=shuffle, seed=seed, bucket_batches=1)
         _, self.window_size, self.step = check_window_params(self.store.length, window_size, step)
         self.dtype = check_dtype(dtype)
+
+    def fingerprint(self):
+        return {**super().fingerprint(), "window_size": self.window_size, "step": self.step, "dtype": self.dtype.name}
 
     def batch(self, epoch, index):
         padded = padded_from_id_rows(self.store.id_rows(self.batch_rows(epoch, index), trim=False), self.store.length)

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 
 from ..checks import check_choice, check_int
-from .windows import (METHODS, check_dtype, check_text_column, check_window_params, convert_tweet_to_xy,
-                      emoji_one_hot, windows_per_tweet)
+from .windows import (METHODS, check_dtype, check_window_params, convert_tweet_to_xy, emoji_one_hot, texts_of,
+                      windows_per_tweet)
 
 
 def batch_generator(data, batch_size):
@@ -17,15 +17,11 @@ def batch_generator(data, batch_size):
 
 def convert_tweet_to_xy_generator(tweets, length=160, window_size=40, step=3, batch_size=64,
                                   emoji_set=None, method="vectorized", dtype=bool):
-    """Yield one-hot ``(x, y)`` batches of ``batch_size`` tweets forever, in order (the generator way).
-
-    Each batch is ``convert_tweet_to_xy`` of ``batch_size`` consecutive tweets:
-    ``x (batch_size * k, window_size, 93)``, ``y (batch_size * k, 93)``. One pass is
-    ``len(tweets) // batch_size`` batches (a last partial batch is skipped), then it
-    starts again. With ``emoji_set``, ``x`` is ``[x_text, x_emoji]`` where ``x_emoji``
-    ``(batch_size * k, len(emoji_set))`` repeats each tweet's emoji for its windows.
-    Arguments are checked when the generator is made, not at its first batch.
-    """
+    """Yield one-hot ``(x, y)`` batches of ``batch_size`` tweets forever, in order: each is ``convert_tweet_to_xy`` of
+    ``batch_size`` consecutive tweets of the DataFrame ``tweets``, ``x (batch_size * k, window_size, 93)``, ``y
+    (batch_size * k, 93)``. A pass is ``len(tweets) // batch_size`` batches (a last partial batch is skipped), then it
+    starts again. With ``emoji_set``, ``x`` is ``[x_text, x_emoji]``, ``x_emoji (batch_size * k, len(emoji_set))``
+    repeating each tweet's emoji for its windows. Arguments are checked at once, not at the first batch."""
     length, window_size, step = check_window_params(length, window_size, step)
     check_choice("method", method, METHODS)
     dtype = check_dtype(dtype)
@@ -33,7 +29,7 @@ def convert_tweet_to_xy_generator(tweets, length=160, window_size=40, step=3, ba
     if not isinstance(tweets, pd.DataFrame):
         raise TypeError("tweets must be a DataFrame with a 'text' column (and 'emoji' with emoji_set), "
                         f"got {type(tweets).__name__}")
-    check_text_column(tweets)
+    texts_of(tweets)  # a text column of str, else an error naming the row
     n_batches = len(tweets) // batch_size
     if n_batches == 0:
         raise ValueError(f"batch_size ({batch_size}) is larger than the number of tweets ({len(tweets)})")

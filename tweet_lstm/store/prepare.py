@@ -1,25 +1,15 @@
-"""``prepare_tweets``: a tweets CSV prepared once into a ``TweetStore`` folder (nanoGPT's ``prepare.py``).
+"""``prepare_tweets``: a tweets CSV prepared once into a ``TweetStore`` folder (nanoGPT's ``prepare.py``)."""
 
-Streams the CSV in chunks (``iter_tweet_data``, the package's one reader of CSV text),
-cleans each tweet once, cuts it to ``length`` characters and writes the store's files
-(``store.py`` describes them) into a temporary folder renamed into place when complete.
-"""
-
+import fcntl
 import json
-import os
-import secrets
-import shutil
 from pathlib import Path
-
-import numpy as np
-import psutil
 
 from ..checks import check_int
 from ..data.download import sha256_of
-from .ids import ID_VOCAB
-from .store import FORMAT, TweetStore, codes_of, texts_to_ids
 from ..data.text import clean_tweet_text
 from ..data.tweet_csv import iter_tweet_data
+from ..files import atomic_folder, remove_leftovers
+from .store import TweetStore, check_store, file_sizes, file_stamp, write_tweets
 
 
 def source_stamp(path):
@@ -28,83 +18,55 @@ def source_stamp(path):
     return {"bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256_of(path)}
 
 
-def _matches(store_dir, stamp, length):
-    path = Path(store_dir) / "manifest.json"
-    if not path.exists():
-        return False
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    return manifest.get("format") == FORMAT and manifest.get("length") == length and \
-        {k: manifest.get("source", {}).get(k) for k in stamp} == stamp
+def _why_rebuild(store_dir, stamp, length):
+    """Why ``store_dir`` cannot be reused for this source and ``length`` (a phrase), or None if it can."""
+    manifest, problem = check_store(store_dir)
+    if problem:
+        return problem
+    if manifest["length"] != length:
+        return f"its tweets were cut to {manifest['length']} characters, not {length}"
+    if {key: manifest.get("source", {}).get(key) for key in stamp} != stamp:
+        return f"its source is not {manifest.get('source', {}).get('path')} as it is now"
+    return None
 
 
 def _write_store(csv_path, folder, length, chunksize):
-    """Stream ``csv_path`` into the store files in ``folder``; return the manifest."""
-    counts = {"tweets": 0, "characters": 0}
-    dropped = {"header repeated": 0, "empty text": 0, "empty after cleaning": 0}
-    names, has = {"emoji": [], "split": []}, {}
-    with open(folder / "ids.bin", "wb") as ids_f, open(folder / "offsets.bin", "wb") as offsets_f, \
-            open(folder / "emoji.bin", "wb") as emoji_f, open(folder / "split.bin", "wb") as split_f:
-        offsets_f.write(np.zeros(1, np.int64).tobytes())
-        for chunk in iter_tweet_data(csv_path, chunksize):
-            for reason, n in chunk.attrs["dropped"].items():
-                dropped[reason] += n
-            texts = clean_tweet_text(chunk["text"]).str.slice(0, length)
-            kept = (texts.str.len() > 0).to_numpy()
-            dropped["empty after cleaning"] += int((~kept).sum())
-            ids, lengths = texts_to_ids(texts[kept].tolist())
-            ids_f.write(ids.tobytes())
-            offsets_f.write((counts["characters"] + np.cumsum(lengths)).tobytes())
-            counts["tweets"] += len(lengths)
-            counts["characters"] += int(lengths.sum())
-            for column, f, dtype in (("emoji", emoji_f, np.int16), ("split", split_f, np.int8)):
-                has[column] = column in chunk.columns
-                if has[column]:
-                    f.write(codes_of(chunk[column], names[column])[kept].astype(dtype).tobytes())
-    for column in ("emoji", "split"):
-        if not has.get(column):
-            (folder / f"{column}.bin").unlink()
-            names[column] = None
-    return {"format": FORMAT, **counts, "length": length, "dropped": dropped, "emojis": names["emoji"],
-            "splits": names["split"], "vocabulary": list(ID_VOCAB)}
+    """Stream ``csv_path`` into the store files in ``folder``; return the manifest (its ``files`` stamped)."""
+    def write(name, array):
+        with open(folder / name, "ab") as f:
+            f.write(array.tobytes())
+
+    chunks = ((chunk, clean_tweet_text(chunk["text"])) for chunk in iter_tweet_data(csv_path, chunksize))
+    manifest = write_tweets(chunks, write, length)
+    manifest["files"] = {name: file_stamp(folder / name) for name in file_sizes(manifest)}
+    return manifest
 
 
 def prepare_tweets(csv_path, store_dir, length=160, chunksize=100_000):
-    """Prepare the tweets CSV at ``csv_path`` once into ``store_dir``; return the opened ``TweetStore``.
-
-    Streams the CSV ``chunksize`` rows at a time (memory stays flat however large it is),
-    under the tweets CSV contract: errors name the file and line, rows left out are
-    counted by reason in the manifest's ``dropped``. Each tweet is cleaned once
-    (``clean_tweet_text``) and cut to ``length`` characters. The store is written in a
-    temporary folder beside ``store_dir`` and renamed into place when complete, so a kill
-    leaves no half store (the next run removes what it left, and leaves alone the folder of
-    a process still preparing). If ``store_dir`` already
-    holds a store of this very file (same size, modification time and sha256) and
-    ``length``, it is reused as it is; otherwise it is rebuilt.
-    """
+    """Prepare the tweets CSV at ``csv_path`` once into ``store_dir``; return the opened ``TweetStore``. The CSV is
+    streamed ``chunksize`` rows at a time (``iter_tweet_data``: errors name the file and line; rows left out are counted
+    by reason in the manifest's ``dropped``), each tweet cleaned (``clean_tweet_text``) and cut to ``length``
+    characters. A whole store (``check_store``) of this very file (same size, modification time and sha256) and
+    ``length`` is reused; else it is rebuilt, saying why in one printed line, in a temporary folder renamed into place
+    when complete. Processes preparing the same ``store_dir`` take turns (a lock file beside it)."""
     csv_path, store_dir = Path(csv_path), Path(store_dir)
     length = check_int("length", length, minimum=1)
     chunksize = check_int("chunksize", chunksize, minimum=1)
     if not csv_path.is_file():
         raise FileNotFoundError(f"csv_path {csv_path} is not a file")
     stamp = source_stamp(csv_path)
-    if _matches(store_dir, stamp, length):
-        return TweetStore.open(store_dir)
     store_dir.parent.mkdir(parents=True, exist_ok=True)
-    for leftover in store_dir.parent.glob(f".{store_dir.name}.partial-*"):
-        pid = leftover.name.rsplit("-", 2)[-2]
-        if not (pid.isdigit() and psutil.pid_exists(int(pid))):  # left by a process that is gone, not one still writing
-            shutil.rmtree(leftover, ignore_errors=True)
-    partial = store_dir.parent / f".{store_dir.name}.partial-{os.getpid()}-{secrets.token_hex(4)}"
-    partial.mkdir()
-    try:
-        manifest = _write_store(csv_path, partial, length, chunksize)
-        manifest["source"] = {"path": str(csv_path), **stamp}
-        (partial / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
-        if store_dir.exists():
-            old = store_dir.parent / f".{store_dir.name}.partial-old-{secrets.token_hex(4)}"
-            os.replace(store_dir, old)
-            shutil.rmtree(old)
-        os.replace(partial, store_dir)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    return TweetStore.open(store_dir)
+    with open(store_dir.parent / f".{store_dir.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # waits while another process prepares this store
+        there = store_dir.exists()
+        why = _why_rebuild(store_dir, stamp, length) if there else "no store yet"
+        if why:
+            if there:
+                print(f"rebuilding {store_dir}: {why}", flush=True)
+            remove_leftovers(store_dir.parent, f".{store_dir.name}.partial-*")
+            with atomic_folder(store_dir, prefix=f".{store_dir.name}.partial-") as folder:
+                manifest = _write_store(csv_path, folder, length, chunksize)
+                manifest["source"] = {"path": str(csv_path), **stamp}
+                (folder / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False),
+                                                      encoding="utf-8")
+        return TweetStore.open(store_dir)

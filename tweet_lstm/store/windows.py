@@ -1,10 +1,6 @@
-"""The seed's training examples: 64-character windows of padded tweets, one-hot encoded.
-
-Two encoders return identical arrays: ``convert_tweet_to_xy_loop`` is the seed's own code
-(pandas ``apply`` and Python loops), ``convert_tweet_to_xy_vectorized`` encodes each
-character once to a small integer, takes the windows as a strided view, and one-hot
-encodes by indexing an identity matrix.
-"""
+"""The seed's training examples: windows of padded tweets, one-hot encoded, by two encoders that return identical
+arrays: the seed's own loops (``convert_tweet_to_xy_loop``) and ``convert_tweet_to_xy_vectorized`` (each character
+encoded once to a small integer, windows taken as a strided view, one-hot by indexing an identity matrix)."""
 
 import math
 
@@ -12,13 +8,12 @@ import numpy as np
 import pandas as pd
 
 from ..checks import check_choice, check_int, check_texts
-from .ids import SPECIAL_TOKENS, code_point_table, code_points
+from .ids import SPECIAL_TOKENS, char_ids
 from ..data.text import CHARACTERS, OUTSIDE_CHARACTERS, get_universal_chars_list, pad_text
 
 ONE_HOT_DTYPES = (bool, np.float32, np.float64)
 METHODS = ("loop", "vectorized")
 _NOT_A_CHAR = 255
-_ONE_HOT_TABLE = code_point_table(0, _NOT_A_CHAR)
 FIRST_CHAR_ID = len(SPECIAL_TOKENS)
 
 
@@ -47,15 +42,6 @@ def windows_per_tweet(length, window_size, step):
     return math.ceil((length - window_size) / step)
 
 
-def check_text_column(tweets):
-    """Raise unless the DataFrame ``tweets`` has a ``text`` column of str (copies nothing)."""
-    if "text" not in tweets.columns:
-        raise ValueError(f"tweets has no 'text' column; its columns are {list(tweets.columns)}")
-    for i, text in enumerate(tweets["text"]):
-        if not isinstance(text, str):
-            raise ValueError(f"tweets['text'] must hold only str; row {i} is {type(text).__name__} ({text!r})")
-
-
 def texts_of(tweets):
     """The tweets' texts as a list of str, from a DataFrame's ``text`` column or a sequence."""
     if isinstance(tweets, pd.DataFrame):
@@ -67,21 +53,15 @@ def texts_of(tweets):
 
 def _unknown_char_error(chars_seen):
     outside = sorted(set(chars_seen) - set(CHARACTERS))
-    return ValueError(
-        f"text has characters outside the {len(CHARACTERS)}-character universal set: "
-        f"{''.join(outside)!r}; clean it first with clean_tweet_text or filter_text_for_handles"
-    )
+    return ValueError(f"text has characters outside the {len(CHARACTERS)}-character universal set: "
+                      f"{''.join(outside)!r}; clean it first with clean_tweet_text or filter_text_for_handles")
 
 
 # The seed's loop encoder -----------------------------------------------------------
 
 def get_series_data_from_tweet(tweet, length=160, window_size=40, step=3):
-    """Cut one tweet (a row with a ``text`` field) into windows and next characters.
-
-    The text is padded with ``pad_text(text, length)``; windows start at
-    ``0, step, 2*step, ... < length - window_size``. Returns ``(windows, next_chars)``:
-    two lists of str, of ``window_size`` and 1 characters.
-    """
+    """``(windows, next_chars)``, two lists of str of ``window_size`` and 1 characters: the windows of one tweet (a
+    row with a ``text`` field) padded by ``pad_text``, starting at ``0, step, 2*step, ... < length - window_size``."""
     padded = pad_text(tweet["text"], length=length)
     starts = range(0, length - window_size, step)
     return [padded[i:i + window_size] for i in starts], [padded[i + window_size] for i in starts]
@@ -109,16 +89,10 @@ def get_y_bool_array(next_chars, char_index, dtype=bool):
 
 
 def convert_tweet_to_xy_loop(tweets, length=160, window_size=40, step=3, dtype=bool):
-    """The seed's eager encoder: per-tweet pandas ``apply`` and Python loops.
-
-    ``tweets`` is a DataFrame with a ``text`` column. As in the seed, each tweet is first
-    one-hot encoded as bool and then copied into one output array; only that output has
-    ``dtype`` (the seed's was float64). Returns ``x (m, window_size, 93)``, ``y (m, 93)``.
-    """
+    """The seed's eager encoder (per-tweet pandas ``apply`` and Python loops) of the DataFrame ``tweets``: ``x (m,
+    window_size, 93)``, ``y (m, 93)``, each tweet one-hot encoded as bool, then copied into the output, of ``dtype``."""
     zipped = tweets.reset_index(drop=True).apply(
-        lambda row: get_series_data_from_tweet(row, length=length, window_size=window_size, step=step),
-        axis=1,
-    )
+        lambda row: get_series_data_from_tweet(row, length=length, window_size=window_size, step=step), axis=1)
     x_tuple, y_tuple = zip(*zipped)
     chars, char_index = get_universal_chars_list()
     x_per_tweet = pd.Series(x_tuple).apply(lambda w: get_x_bool_array(w, chars, char_index))
@@ -135,45 +109,30 @@ def convert_tweet_to_xy_loop(tweets, length=160, window_size=40, step=3, dtype=b
 # The vectorised encoder ------------------------------------------------------------
 
 def encode_padded_tweets(texts, length=160):
-    """Pad or cut each text with ``pad_text`` and map it to one-hot column ids.
-
-    Returns a ``(n, length)`` uint8 array of positions in ``get_universal_chars_list()``.
-    Raises ``ValueError`` if a text has a character outside the universal set.
-    """
+    """Each text padded or cut by ``pad_text`` as one-hot column ids (positions in ``get_universal_chars_list()``):
+    ``(n, length)`` uint8. Raises ``ValueError`` if a text has a character outside the universal set."""
     texts = check_texts("texts", texts)
     length = check_int("length", length, minimum=1)
-    points = code_points([pad_text(t, length) for t in texts], length)
-    ids = _ONE_HOT_TABLE[np.minimum(points, 255)]
-    ids[points > 255] = _NOT_A_CHAR
+    ids = char_ids("".join(pad_text(t, length) for t in texts), 0, _NOT_A_CHAR).reshape(len(texts), length)
     if (ids == _NOT_A_CHAR).any():
         raise _unknown_char_error("".join(texts))
     return ids
 
 
 def strided_windows(padded, window_size, step):
-    """Windows and next characters of padded rows, as views that copy nothing.
-
-    ``padded`` is ``(n, length)`` ids or ``(n, length, c)`` one-hot rows. Returns
-    ``(windows, next_chars)``: ``windows`` ``(n, k, window_size)`` or ``(n, k, window_size, c)``,
-    a strided view into ``padded``; ``next_chars`` ``(n, k)`` or ``(n, k, c)``, with
-    ``k = windows_per_tweet(length, window_size, step)``.
-    """
+    """``(windows, next_chars)`` of padded rows, views that copy nothing, for ``padded`` ``(n, length)`` ids or ``(n,
+    length, c)`` one-hot rows: ``windows`` ``(n, k, window_size[, c])`` and ``next_chars`` ``(n, k[, c])``, with ``k =
+    windows_per_tweet(length, window_size, step)``."""
     length = padded.shape[1]
     k = windows_per_tweet(length, window_size, step)
-    view = np.lib.stride_tricks.sliding_window_view(padded, window_size, axis=1)
-    view = np.moveaxis(view, -1, 2)
+    view = np.moveaxis(np.lib.stride_tricks.sliding_window_view(padded, window_size, axis=1), -1, 2)
     return view[:, : length - window_size : step], padded[:, window_size::step][:, :k]
 
 
 def one_hot_windows(padded, window_size, step, dtype=bool, tweets_per_block=64):
-    """``(x, y)``: every window of the ``(n, length)`` padded rows of one-hot column ids, one-hot.
-
-    Works through ``tweets_per_block`` tweets at a time: their one-hot rows
-    ``(block, length, 93)`` bool are small enough to stay in the CPU cache, and each window
-    is one contiguous run of ``window_size * 93`` values in them, so filling ``x``
-    (converting to ``dtype`` on the way) copies whole runs rather than gathering
-    93-value rows. The only large allocations are ``x (m, window_size, 93)`` and ``y (m, 93)``.
-    """
+    """``(x, y)``: every window of the ``(n, length)`` padded rows of one-hot column ids, one-hot: ``x (m, window_size,
+    93)`` and ``y (m, 93)`` of ``dtype``, the only large allocations. ``tweets_per_block`` tweets are done at a time, so
+    their one-hot rows stay in the CPU cache and ``x`` is filled by whole runs of ``window_size * 93`` values."""
     eye = np.eye(len(CHARACTERS), dtype=bool)
     k = windows_per_tweet(padded.shape[1], window_size, step)
     x = np.empty((len(padded), k, window_size, len(CHARACTERS)), dtype=dtype)
@@ -192,32 +151,20 @@ def convert_tweet_to_xy_vectorized(texts, length=160, window_size=40, step=3, dt
 
 
 def padded_from_id_rows(id_rows, length):
-    """Rows of whole-tweet ids (``<start>``, ids, ``<end>``, ``<pad>``) as the seed's padded rows.
-
-    Returns ``(n, length)`` uint8 one-hot column ids, each tweet left-padded with spaces
-    to ``length``: what ``encode_padded_tweets`` gives for the same texts.
-    """
+    """Rows of whole-tweet ids (``<start>``, ids, ``<end>``, ``<pad>``) as ``(n, length)`` uint8 one-hot column
+    ids, each tweet left-padded with spaces to ``length``: what ``encode_padded_tweets`` gives for the same texts."""
     id_rows = np.asarray(id_rows)
-    chars = id_rows[:, 1:] >= FIRST_CHAR_ID
-    lengths = chars.sum(axis=1)
-    space = get_universal_chars_list()[1][" "]
-    padded = np.full((len(id_rows), length), space, dtype=np.uint8)
-    source = np.arange(length) - (length - lengths[:, None])
-    inside = source >= 0
-    rows = np.broadcast_to(np.arange(len(id_rows))[:, None], inside.shape)
-    padded[inside] = id_rows[rows[inside], 1 + source[inside]] - FIRST_CHAR_ID
-    return padded
+    lengths = (id_rows[:, 1:] >= FIRST_CHAR_ID).sum(axis=1)
+    source = np.arange(length) - (length - lengths[:, None])  # where each padded position's character is, or < 0
+    chars = np.take_along_axis(id_rows, 1 + np.maximum(source, 0), axis=1) - FIRST_CHAR_ID
+    return np.where(source >= 0, chars, get_universal_chars_list()[1][" "]).astype(np.uint8)
 
 
 def convert_tweet_to_xy(tweets, length=160, window_size=40, step=3, method="vectorized", dtype=bool):
-    """One-hot encode every window of every tweet at once (the eager way).
-
-    ``tweets`` is a DataFrame with a ``text`` column or a sequence of str. Returns ``x``
-    of shape ``(m, window_size, 93)`` and ``y`` of shape ``(m, 93)``, both ``dtype``, with
-    ``m = n_tweets * windows_per_tweet(...)``; row ``i*k + j`` is window ``j`` of tweet
-    ``i``. ``method="loop"`` is the seed's per-tweet code, kept as the baseline;
-    ``"vectorized"`` gives identical arrays faster.
-    """
+    """One-hot encode every window of every tweet at once (the eager way): ``tweets`` is a DataFrame with a ``text``
+    column or a sequence of str. Returns ``x (m, window_size, 93)`` and ``y (m, 93)``, both ``dtype``, with ``m =
+    n_tweets * windows_per_tweet(...)``; row ``i*k + j`` is window ``j`` of tweet ``i``. ``method="loop"`` is the seed's
+    code, kept as the baseline; ``"vectorized"`` gives identical arrays faster."""
     length, window_size, step = check_window_params(length, window_size, step)
     check_choice("method", method, METHODS)
     dtype = check_dtype(dtype)
@@ -226,19 +173,15 @@ def convert_tweet_to_xy(tweets, length=160, window_size=40, step=3, method="vect
         raise ValueError("tweets is empty: there is nothing to encode")
     if method == "vectorized":
         return convert_tweet_to_xy_vectorized(texts, length, window_size, step, dtype)
-    invalid = [t for t in texts if OUTSIDE_CHARACTERS.search(t)]
-    if invalid:
+    if invalid := [t for t in texts if OUTSIDE_CHARACTERS.search(t)]:
         raise _unknown_char_error("".join(invalid))
     frame = tweets if isinstance(tweets, pd.DataFrame) else pd.DataFrame({"text": texts})
     return convert_tweet_to_xy_loop(frame, length, window_size, step, dtype)
 
 
 def x_y_bool_array_to_sentence(text_x, text_y, chars, position=0, separator=False):
-    """Decode example ``position`` of one-hot arrays back to text: window then next character.
-
-    ``text_x`` is ``(m, window_size, len(chars))`` and ``text_y`` is ``(m, len(chars))``;
-    with ``separator=True`` a ``:`` stands between the window and the next character.
-    """
+    """Decode example ``position`` of one-hot arrays ``text_x (m, window_size, len(chars))`` and ``text_y (m,
+    len(chars))`` back to text: window, a ``:`` with ``separator=True``, then the next character."""
     position = check_int("position", position)
     if not -len(text_x) <= position < len(text_x):
         raise IndexError(f"position {position} is outside the {len(text_x)} examples")
@@ -247,10 +190,8 @@ def x_y_bool_array_to_sentence(text_x, text_y, chars, position=0, separator=Fals
 
 
 def emoji_one_hot(emojis, emoji_set, dtype=bool):
-    """One-hot encode a sequence of emojis against ``emoji_set``: ``(n, len(emoji_set))``.
-
-    Raises ``ValueError`` naming ``emoji_set`` if an emoji (or a missing value) is not in it.
-    """
+    """One-hot encode a sequence of emojis against ``emoji_set``: ``(n, len(emoji_set))``; raises ``ValueError``
+    naming ``emoji_set`` if an emoji (or a missing value) is not in it."""
     index = {e: i for i, e in enumerate(emoji_set)}
     missing = sorted({str(e) for e in emojis if e not in index})
     if missing:

@@ -1,19 +1,15 @@
-"""``TweetDataset`` and ``WindowDataset``: the batches as ``keras.utils.PyDataset``s, and ``tf_dataset``.
+"""``tf_dataset``: the one adapter to Keras, for any batch source with ``len`` and a pure ``batch(epoch, index)``. Not a
+``keras.utils.PyDataset`` (chapters 02 and 05 write one): Keras fixes its shapes from the first batches, and ours change
+width; and its epoch is a counter that ``on_epoch_end`` moves, where here the step says which batch comes."""
 
-Why a ``PyDataset`` and not a bare Python generator (``fit_generator`` is gone in Keras 3;
-``fit`` takes a generator, but): a ``PyDataset`` has a length, so Keras knows where an
-epoch ends and shows progress; each batch is asked for by index, so every tweet is seen
-exactly once per epoch, even with ``workers > 1`` threads fetching batches in parallel
-(in Keras 3 the workers belong to the ``PyDataset``); and ``on_epoch_end`` moves to the
-next epoch's order.
-"""
+import itertools
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from ..store.batches import TweetBatches, WindowBatches
 from ..checks import check_int
+from .positions import Positions
 
 
 def variable_shape_signature(batch):
@@ -23,55 +19,28 @@ def variable_shape_signature(batch):
     return keras.tree.map_structure(spec, batch)
 
 
-def tf_dataset(batches, first_step, n_steps, pass_length=None, sized=True, prefetch=2):
-    """Global steps ``first_step .. first_step + n_steps - 1`` of ``batches`` as a ``tf.data.Dataset``.
-
-    Step ``g`` is ``batches.batch(g // pass_length, g % pass_length)``: batch ``g % n`` of
-    epoch ``g // n``, where ``n`` is ``pass_length`` (default: ``len(batches)``), so a
-    training epoch may be shorter or longer than a pass over the tweets. Every
-    non-batch dimension is declared variable (batches are trimmed to their tweets'
-    width); ``sized`` declares the number of steps (Keras then shows progress; with several
-    workers leave it out and give ``fit`` its ``steps_per_epoch``); auto-sharding is off
-    (each worker's ``batches`` is already its shard); ``prefetch`` batches are prepared ahead in a background thread while the model trains.
-    """
-    first_step = check_int("first_step", first_step, minimum=0)
-    n_steps = check_int("n_steps", n_steps, minimum=1)
-    pass_length = len(batches) if pass_length is None else check_int("pass_length", pass_length, minimum=1)
-    if pass_length > len(batches):
-        raise ValueError(f"pass_length ({pass_length}) must be at most the {len(batches)} batches of a pass")
-    signature = variable_shape_signature(batches.batch(first_step // pass_length, first_step % pass_length))
+def tf_dataset(batches, start=0, steps=None, batches_per_epoch=None, sized=True):
+    """Global steps ``start``, ``start + 1``, ... of ``batches`` as a ``tf.data.Dataset``: step ``g`` is batch ``g % n``
+    of epoch ``g // n`` (``n``: ``batches_per_epoch``, default ``len(batches)``), one epoch running into the next.
+    ``steps`` steps, or endless (give ``fit`` its ``steps_per_epoch``); iterated again, the same steps. Every dimension
+    is declared variable; ``sized`` declares the steps (leave it out with several workers); auto-sharding is off (a
+    worker's ``batches`` is its shard); two batches are made ahead in a background thread while the model trains."""
+    start = check_int("start", start, minimum=0)
+    if steps is not None:
+        steps = check_int("steps", steps, minimum=1)
+    positions = Positions(len(batches) if batches_per_epoch is None else batches_per_epoch)
+    if positions.batches_per_epoch > len(batches):
+        raise ValueError(f"batches_per_epoch ({positions.batches_per_epoch}) must be at most the {len(batches)} "
+                         "batches of an epoch")
+    signature = variable_shape_signature(batches.batch(*positions.batch_of(start)))
 
     def generate():
-        for step in range(first_step, first_step + n_steps):
-            yield batches.batch(step // pass_length, step % pass_length)
+        for step in itertools.count(start) if steps is None else range(start, start + steps):
+            yield batches.batch(*positions.batch_of(step))
 
     data = tf.data.Dataset.from_generator(generate, output_signature=signature)
-    if sized:
-        data = data.apply(tf.data.experimental.assert_cardinality(n_steps))
+    if sized and steps is not None:
+        data = data.apply(tf.data.experimental.assert_cardinality(steps))
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-    return data.with_options(options).prefetch(prefetch)
-
-
-class TweetDataset(TweetBatches, keras.utils.PyDataset):
-    """``TweetBatches`` for ``model.fit``; see it for the arguments.
-
-    ``workers``, ``use_multiprocessing`` and ``max_queue_size`` go to
-    ``keras.utils.PyDataset``. Keras fixes a ``PyDataset``'s shapes from its first
-    batches, and these change width: train through ``fit_with_backups``/``train_resumably``
-    (or ``tf_dataset``), which declare the width variable.
-    """
-
-    def __init__(self, store, batch_size=64, workers=1, use_multiprocessing=False, max_queue_size=10, **options):
-        TweetBatches.__init__(self, store, batch_size=batch_size, **options)
-        keras.utils.PyDataset.__init__(self, workers=workers, use_multiprocessing=use_multiprocessing,
-                                       max_queue_size=max_queue_size)
-
-
-class WindowDataset(WindowBatches, keras.utils.PyDataset):
-    """``WindowBatches`` (the seed's one-hot windows, from the same store) for ``model.fit``."""
-
-    def __init__(self, store, batch_size=8, workers=1, use_multiprocessing=False, max_queue_size=10, **options):
-        WindowBatches.__init__(self, store, batch_size=batch_size, **options)
-        keras.utils.PyDataset.__init__(self, workers=workers, use_multiprocessing=use_multiprocessing,
-                                       max_queue_size=max_queue_size)
+    return data.with_options(options).prefetch(2)

@@ -1,8 +1,5 @@
-"""Several devices or machines: ``tf.distribute`` strategies, shards, and one Keras workaround.
-
-This is the only module that touches private Keras names, in ``multi_worker_fit`` alone,
-guarded by the Keras version it was written for and undone after each ``fit``.
-"""
+"""Several devices or machines: ``tf.distribute`` strategies, shards, and one Keras workaround (``multi_worker_fit``),
+the package's only use of private Keras names, guarded by the Keras version it was written for."""
 
 import contextlib
 import json
@@ -19,15 +16,10 @@ WORKAROUND_KERAS_VERSIONS = ("3.15.",)
 
 
 def tf_config_shard(tf_config=None):
-    """``(index, count)``: this process's position among the training workers of ``TF_CONFIG``.
-
-    ``tf_config`` is the JSON string (default: the ``TF_CONFIG`` environment variable).
-    The workers are the cluster's ``chief`` (if any) then its ``worker`` tasks, numbered
-    as ``MultiWorkerMirroredStrategy`` numbers them (the chief is worker 0). Without
-    ``TF_CONFIG`` the answer is ``(0, 1)``. Pass the result as ``TweetDataset(shard=...)``
-    so that each worker trains its own batches. Raises ``ValueError`` naming
-    ``TF_CONFIG`` when it is not JSON or names no such task.
-    """
+    """``(index, count)``: this process among the workers of ``tf_config`` (default: ``$TF_CONFIG``), the cluster's
+    ``chief`` (if any), then its ``worker`` tasks, numbered as ``MultiWorkerMirroredStrategy`` numbers them; ``(0, 1)``
+    without ``TF_CONFIG``. Give it to ``TweetBatches(shard=...)``. Raises ``ValueError`` naming ``TF_CONFIG`` if it is
+    not JSON or names no such task."""
     if tf_config is None:
         tf_config = os.environ.get("TF_CONFIG", "")
     if not tf_config.strip():
@@ -50,20 +42,10 @@ def tf_config_shard(tf_config=None):
 
 
 def distribution_strategy(name="default", devices=None):
-    """Return ``(strategy, shard)`` for training on one device, several local devices or several machines.
-
-    ``"default"``: TensorFlow's default strategy (one device, nothing distributed).
-    ``"mirrored"``: ``tf.distribute.MirroredStrategy(devices)``, one copy of the model on
-    every local GPU (or on ``devices``, e.g. ``["/cpu:0", "/cpu:1"]``); each batch is split
-    between the copies and their gradients are summed, so every copy stays identical.
-    ``"multi_worker"``: ``tf.distribute.MultiWorkerMirroredStrategy``, the same across the
-    machines that ``TF_CONFIG`` lists (one process per machine, each with its own
-    ``TF_CONFIG`` task). Create it at the start of the program.
-
-    ``shard`` is ``(index, count)``: ``tf_config_shard()`` for ``"multi_worker"``,
-    ``(0, 1)`` otherwise; give it to ``TweetDataset(shard=shard)``. Build and compile the
-    model inside ``with strategy.scope():``.
-    """
+    """``(strategy, shard)`` for one device (``"default"``), every local GPU or ``devices`` (``"mirrored"``: a copy of
+    the model on each, every batch split between them and their gradients summed) or the machines ``TF_CONFIG`` lists
+    (``"multi_worker"``, one process each). ``shard``, ``(index, count)``, goes to ``TweetBatches(shard=...)``; build
+    and compile the model inside ``with strategy.scope():``. Create the strategy at the start of the program."""
     check_choice("name", name, DISTRIBUTION_STRATEGIES)
     if name == "default":
         return tf.distribute.get_strategy(), (0, 1)
@@ -83,18 +65,12 @@ def workers_of(strategy):
 
 @contextlib.contextmanager
 def multi_worker_fit(model, strategy):
-    """Let ``model.fit`` run inside this block under ``MultiWorkerMirroredStrategy``.
-
-    Keras 3.15's ``fit`` fails there (keras-team/keras#20585, open): its train step
-    averages each scalar log with ``strategy.reduce("MEAN", value, axis=0)``, and its first
-    symbolic build reduces the ``(x, y)`` tuple across workers; both raise. Inside this
-    block the train step returns each log as a one-element vector, and the model forgets
-    its strategy (private ``_distribute_strategy``) so the symbolic build is skipped (the
-    model is already built); ``fit`` runs inside ``strategy.scope()``, where Keras finds
-    the strategy again. Both changes are undone on leaving, and the compiled train
-    function is dropped so a later ``fit`` builds its own. Raises ``RuntimeError`` on a
-    Keras version the patch was not written for.
-    """
+    """Let ``model.fit`` run inside this block under ``MultiWorkerMirroredStrategy``. Keras 3.15's ``fit`` fails there
+    (keras-team/keras#20585, open): its train step reduces each scalar log with ``strategy.reduce("MEAN", value,
+    axis=0)``, and its first symbolic build reduces ``(x, y)`` across workers; both raise. Here the train step returns
+    each log as a one-element vector, and the model forgets its strategy (private ``_distribute_strategy``, so the build
+    is skipped) while ``fit`` runs in ``strategy.scope()``. Both are undone on leaving, as is the compiled train
+    function. Raises ``RuntimeError`` on a Keras version it was not written for."""
     if not keras.__version__.startswith(WORKAROUND_KERAS_VERSIONS):
         raise RuntimeError(
             f"multi_worker_fit patches Keras {WORKAROUND_KERAS_VERSIONS} for keras-team/keras#20585; "

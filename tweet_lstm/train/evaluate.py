@@ -1,10 +1,6 @@
-"""Bits per character: how well a model predicts held-out text, and two baselines.
-
-Bits per character is the mean of -log2 p(true next character) over the characters
-scored; padding is never scored. A model is called through ``model.predict_on_batch``
-(a traced TensorFlow graph, many times faster per batch than an eager call), or as a
-plain function returning the same arrays; this module never imports TensorFlow itself.
-"""
+"""Bits per character, the mean of -log2 p(true next character) over the characters scored (never padding): of a
+model, of a character n-gram, of ``xz``. A model is called through ``model.predict_on_batch`` (a traced graph, many
+times faster than an eager call), or is a plain function returning the same arrays; no TensorFlow import here."""
 
 import math
 from collections import Counter
@@ -21,24 +17,21 @@ def _forward(model):
     return model.predict_on_batch if hasattr(model, "predict_on_batch") else model
 
 
-def _log_softmax(logits):
+def log_softmax(logits):
+    """``log(softmax(logits))`` over the last axis, in float64, computed stably."""
     logits = np.asarray(logits, dtype=np.float64)
     shifted = logits - logits.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def sequence_bits_per_character(model, batches, include_end=False):
-    """Bits per character of a whole-sequence model on id batches, padding excluded.
-
-    ``batches`` yields ``(x, y)`` as a ``TweetBatches`` does; the model maps
-    ``x`` to logits ``(batch, time, len(ID_VOCAB))``. Only targets that are characters count
-    (``<unk>`` included); ``<end>`` counts too with ``include_end``; padding never does.
-    Returns ``(bits_per_character, n_characters)``.
-    """
+    """``(bits_per_character, n_characters)`` of a whole-sequence model on ``batches`` of ``(x, y)``: the model maps
+    ``x`` to logits ``(batch, time, len(ID_VOCAB))``. Targets that are characters count (``<unk>`` too), ``<end>`` with
+    ``include_end``, padding never."""
     forward = _forward(model)
     nats, count = 0.0, 0
     for x, y in batches:
-        log_p = _log_softmax(forward(x))
+        log_p = log_softmax(forward(x))
         y = np.asarray(y)
         scored = (y >= UNK_ID) | ((y == END_ID) if include_end else False)
         picked = np.take_along_axis(log_p, y[..., None].astype(np.int64), axis=-1)[..., 0]
@@ -50,15 +43,10 @@ def sequence_bits_per_character(model, batches, include_end=False):
 
 
 def window_bits_per_character(model, texts, window_size=64, length=160, batch_size=2048):
-    """Bits per character of the seed's windowed model (model A) on every character of ``texts``.
-
-    Character ``j`` of each tweet (padded with ``pad_text`` to ``length``) is predicted
-    from the ``window_size`` characters before it, spaces to the left as in training,
-    so every real character is scored once and padding never is: the same characters
-    ``sequence_bits_per_character`` scores. The model maps ``(batch, window_size, 93)``
-    float32 one-hot windows to next-character probabilities. Returns
-    ``(bits_per_character, n_characters)``.
-    """
+    """``(bits_per_character, n_characters)`` of the seed's windowed model on every character of ``texts``, each
+    predicted from the ``window_size`` before it (spaces to the left, as in training), so exactly the characters
+    ``sequence_bits_per_character`` scores are. The model maps ``(batch, window_size, 93)`` float32 one-hot windows to
+    next-character probabilities."""
     texts = check_texts("texts", texts)
     window_size = check_int("window_size", window_size, minimum=1)
     batch_size = check_int("batch_size", batch_size, minimum=1)
@@ -84,7 +72,6 @@ def window_bits_per_character(model, texts, window_size=64, length=160, batch_si
 def xz_bits_per_character(texts):
     """Bits per character that ``xz -9e`` (LZMA, preset 9 extreme) needs for the texts joined by newlines."""
     import lzma  # only here: some Python builds lack liblzma
-
     joined = "\n".join(check_texts("texts", texts))
     if not joined:
         raise ValueError("texts has no characters to compress")
@@ -93,13 +80,9 @@ def xz_bits_per_character(texts):
 
 
 class CharNGramModel:
-    """Interpolated Witten-Bell character n-gram model, a baseline for bits per character.
-
-    ``fit(texts)`` counts every k-gram (k = 1..order) of each tweet with ``order - 1``
-    start markers before it and an end marker after it. ``probability(history, char)``
-    interpolates each order with the next lower one, down to a uniform distribution over
-    the characters seen plus the end marker, so every symbol has non-zero probability.
-    """
+    """Interpolated Witten-Bell character n-gram model, a bits-per-character baseline. ``fit(texts)`` counts every
+    k-gram (k = 1..order) of each tweet, ``order - 1`` start markers before it and an end marker after. ``probability``
+    mixes each order with the next lower, down to uniform over the characters seen and the end marker (never zero)."""
 
     START, END = "\x02", "\x03"
 

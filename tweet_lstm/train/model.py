@@ -6,23 +6,17 @@ import keras
 import numpy as np
 
 from ..checks import check_int, check_number
+from ..data.text import OUTSIDE_CHARACTERS
 from ..store.ids import END_ID, ID_VOCAB, PAD_ID, START_ID, UNK_ID, encode_tweets_to_ids
+from .evaluate import log_softmax
 
 
-def build_sequence_model(units=256, embedding_dim=32, n_emojis=None, emoji_dim=16, learning_rate=2e-3,
-                         dropout=0.0):
-    """Model B: ids -> Embedding (0 masked) -> LSTM(return_sequences) -> Dropout -> Dense logits, compiled.
-
-    Input ``text_ids`` ``(batch, time)`` int32; output logits ``(batch, time, len(ID_VOCAB))``
-    float32, one next-character prediction per position. Padding (id 0) is masked, so it
-    adds nothing to the loss or to its average. With ``n_emojis``, a second input
-    ``emoji_id`` ``(batch, 1)`` int32 is embedded and sets the LSTM's initial state (h, c),
-    conditioning every character on the emoji. The LSTM keeps Keras' defaults (tanh,
-    sigmoid, no recurrent dropout, not unrolled), which a GPU's fused cuDNN kernel needs;
-    right-padding keeps the mask cuDNN-compatible. ``dropout`` (a fraction in [0, 1)) is
-    applied to the LSTM's outputs during training only, outside the LSTM so those
-    defaults stay. ``learning_rate`` is Adam's: a number or a Keras schedule.
-    """
+def build_sequence_model(units=256, embedding_dim=32, n_emojis=None, emoji_dim=16, learning_rate=2e-3, dropout=0.0):
+    """Model B, compiled: ids -> Embedding (0 masked) -> LSTM (every position) -> Dropout -> Dense logits. Input
+    ``text_ids`` ``(batch, time)`` int32; output logits ``(batch, time, len(ID_VOCAB))`` float32. Padding is masked out
+    of the loss. With ``n_emojis``, a second input ``emoji_id`` ``(batch, 1)`` int32 is embedded into the LSTM's initial
+    state (h, c). The LSTM keeps Keras' defaults (a GPU's fused cuDNN kernel needs them); ``dropout`` (in [0, 1)) acts
+    on its outputs. ``learning_rate`` is Adam's: a number or a Keras schedule."""
     units = check_int("units", units, minimum=1)
     embedding_dim = check_int("embedding_dim", embedding_dim, minimum=1)
     emoji_dim = check_int("emoji_dim", emoji_dim, minimum=1)
@@ -69,31 +63,18 @@ def _initial_state(model, n, emoji_id, units):
     if not has_emoji:
         raise ValueError(f"emoji_id={emoji_id!r} was given to a model without an emoji input")
     n_emojis = _layer(model, "emoji_embedding").input_dim
-    emoji_id = check_int("emoji_id", emoji_id, minimum=0)
-    if emoji_id >= n_emojis:
+    if check_int("emoji_id", emoji_id, minimum=0) >= n_emojis:
         raise ValueError(f"emoji_id must be below the model's {n_emojis} emoji ids, got {emoji_id}")
     vector = _layer(model, "emoji_embedding")(np.full((n, 1), emoji_id, np.int32))[:, 0]
     return [_layer(model, "emoji_to_h")(vector), _layer(model, "emoji_to_c")(vector)]
 
 
-def _log_softmax(logits):
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
 def sample_tweets(model, n=1, seed_text="", temperature=0.5, emoji_id=None, max_length=160, rng=None):
-    """Generate ``n`` tweets from a whole-sequence model, carrying the LSTM state forward.
-
-    The LSTM's state ``(h, c)`` is its memory of everything read so far. ``<start>`` and
-    then ``seed_text`` are fed one character at a time through the model's
-    ``char_embedding``, ``lstm`` cell and ``logits`` layers, keeping the state between
-    steps, so each new character costs one cell step, never a rerun of the prefix.
-    ``temperature`` divides the logits (0 means greedy: always the most likely
-    character); ``<pad>``, ``<start>`` and ``<unk>`` are never sampled; a tweet ends at
-    ``<end>`` or at ``max_length`` characters. ``emoji_id`` conditions an emoji model
-    (and is required by one). Returns a list of ``n`` str (``seed_text`` plus what was
-    generated).
-    """
+    """``n`` tweets (str, each ``seed_text`` and what follows) from a model of ``build_sequence_model``, drawn together.
+    ``<start>`` and ``seed_text`` go through the model's ``char_embedding``, ``lstm`` cell and ``logits`` one character
+    at a time, the LSTM's state ``(h, c)`` carried between steps. ``temperature`` divides the logits (0: always the
+    likeliest character); ``<pad>``, ``<start>`` and ``<unk>`` are never drawn; a tweet ends at ``<end>`` or
+    ``max_length`` characters. An emoji model needs ``emoji_id``."""
     n = check_int("n", n, minimum=1)
     temperature = check_number("temperature", temperature, minimum=0.0)
     max_length = check_int("max_length", max_length, minimum=1)
@@ -101,12 +82,14 @@ def sample_tweets(model, n=1, seed_text="", temperature=0.5, emoji_id=None, max_
         raise TypeError(f"seed_text must be a str, got {type(seed_text).__name__}")
     if len(seed_text) > max_length:
         raise ValueError(f"seed_text has {len(seed_text)} characters, more than max_length={max_length}")
+    if outside := sorted(set(OUTSIDE_CHARACTERS.findall(seed_text))):
+        raise ValueError(f"seed_text has characters the model never saw (outside the 93): {''.join(outside)!r}; "
+                         "leave them out, or clean the text with clean_tweet_text")
     if not (rng is None or isinstance(rng, (np.random.Generator, np.random.SeedSequence))
             or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng >= 0)):
         raise TypeError(f"rng must be None, a non-negative int seed or a numpy Generator, got {rng!r}")
     rng = np.random.default_rng(rng)
-    embed, cell, dense = (_layer(model, name) for name in ("char_embedding", "lstm", "logits"))
-    cell = cell.cell
+    embed, cell, dense = _layer(model, "char_embedding"), _layer(model, "lstm").cell, _layer(model, "logits")
     state = _initial_state(model, n, emoji_id, cell.units)
     prompt = encode_tweets_to_ids([seed_text], length=max_length)[0][:1 + len(seed_text)]
 
@@ -126,8 +109,9 @@ def sample_tweets(model, n=1, seed_text="", temperature=0.5, emoji_id=None, max_
         if temperature == 0:
             choice = logits.argmax(axis=-1)
         else:
-            p = np.exp(_log_softmax(logits / temperature))
-            choice = np.array([rng.choice(len(ID_VOCAB), p=row / row.sum()) for row in p])
+            cumulative = np.cumsum(np.exp(log_softmax(logits / temperature)), axis=-1)
+            threshold = (1.0 - rng.random((n, 1))) * cumulative[:, -1:]  # in (0, total]: never a 0-probability id
+            choice = np.minimum((cumulative < threshold).sum(axis=-1), len(ID_VOCAB) - 1)  # inverse of the CDF
         finished |= choice == END_ID
         for i in np.flatnonzero(~finished):
             generated[i].append(ID_VOCAB[choice[i]])
@@ -138,18 +122,11 @@ def sample_tweets(model, n=1, seed_text="", temperature=0.5, emoji_id=None, max_
 
 
 def layer_table(model):
-    """One row per layer of ``model``: name, type, output shape, parameters (a DataFrame).
-
-    The numbers ``model.summary()`` shows, as a plain table: Keras draws its summary with
-    ``rich``, whose colour codes end up in a notebook's stored output.
-    """
+    """What ``model.summary()`` shows, as a DataFrame (layer, type, output shape, parameters): a summary is drawn with
+    ``rich``, whose colour codes a stored notebook keeps."""
     import pandas as pd
-
-    rows = []
-    for layer in model.layers:
-        shape = keras.tree.map_structure(lambda t: tuple(t.shape), layer.output)
-        rows.append({"layer": layer.name, "type": type(layer).__name__, "output shape": str(shape),
-                     "parameters": layer.count_params()})
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame([{"layer": layer.name, "type": type(layer).__name__, "parameters": layer.count_params(),
+                           "output shape": str(keras.tree.map_structure(lambda t: tuple(t.shape), layer.output))}
+                          for layer in model.layers])[["layer", "type", "output shape", "parameters"]]
     table.attrs["total parameters"] = model.count_params()
     return table

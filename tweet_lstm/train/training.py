@@ -1,14 +1,9 @@
-"""``train_resumably``: a time budget, validation, the best checkpoint and early stopping,
-all surviving a restart, on top of ``fit_with_backups``' exact mid-epoch resume.
+"""``train_resumably``: a time budget, validation, the best checkpoint and early stopping, all surviving a restart, on
+top of ``fit_with_backups``' exact resume.
 
-Everything a rerun needs is in the run folder: ``backup/`` (weights and optimizer state
-at an exact batch), ``history.csv`` (one row per epoch: the single record of validation
-scores, from which the best score and the early-stopping patience are recomputed; its
-``loss`` is Keras' mean over the epoch's steps since the last start, so for an epoch cut
-by a restart it covers only the steps after it),
-``best.keras`` (the best model so far), ``budget.json`` (training seconds spent) and,
-once finished, ``done.json``.
-"""
+The run folder holds all a rerun needs: ``config.json`` (settings, data, model), ``backup/``, ``history.csv`` (a row a
+round: validation scores, from which the best and the patience are recomputed; ``loss`` is Keras' mean since the round's
+last start), ``best.keras``, ``budget.json`` (training seconds spent) and, once finished, ``done.json``."""
 
 import json
 import math
@@ -19,21 +14,17 @@ from pathlib import Path
 import keras
 import pandas as pd
 
+from ..files import atomic_path, remove_leftovers, write_csv_atomically, write_json_atomically
 from .callbacks import TrainingTimeBudget
-from ..checks import check_int, check_number
-from ..files import atomic_path, write_csv_atomically, write_json_atomically
-from .resume import fit_with_backups, restore_weights
+from .resume import SAVING, fit_with_backups, restore_weights
+from .settings import TrainSettings
 
-HISTORY_COLUMNS = ["epoch", "steps", "minutes", "loss", "validation", "learning_rate", "best"]
+HISTORY_COLUMNS = ["round", "steps", "minutes", "loss", "validation", "learning_rate", "best"]
 
 
 class LearningRateByTime(keras.callbacks.Callback):
-    """Before each step, set the optimizer's learning rate to ``schedule(minutes)``.
-
-    ``minutes`` is the training time ``budget`` has counted (across restarts too), so two
-    models on the same schedule get the same learning rate after the same training time,
-    however fast their steps are. The model must be compiled with a number, not a schedule.
-    """
+    """Before each step, set the optimizer's rate to ``schedule(minutes)``, the training minutes ``budget.spent`` counts
+    (restarts too), so that it depends on time, not steps. Compile the model with a number, not a schedule."""
 
     def __init__(self, schedule, budget):
         super().__init__()
@@ -44,58 +35,61 @@ class LearningRateByTime(keras.callbacks.Callback):
 
 
 def read_history(run_dir):
-    """``history.csv`` of ``run_dir`` as a DataFrame (empty if there is none), one row per epoch."""
+    """``history.csv`` of ``run_dir`` as a DataFrame (empty if there is none), one row per round."""
     path = Path(run_dir) / "history.csv"
-    if not path.exists():
-        return pd.DataFrame(columns=HISTORY_COLUMNS)
-    return pd.read_csv(path)
+    return pd.read_csv(path) if path.exists() else pd.DataFrame(columns=HISTORY_COLUMNS)
 
 
-def _end_of_epoch(model, run_dir, validate, budget, patience, keep_epochs, verbose):
-    """The function ``fit_with_backups`` calls after each epoch: validate, keep the best, stop early."""
-    def end_of_epoch(epoch, logs):
+def round_weights(run_dir, round_):
+    """Where ``train_resumably(keep_rounds=True)`` keeps the weights after round ``round_``."""
+    return Path(run_dir) / "rounds" / f"round-{round_:04d}.weights.h5"
+
+
+def load_round(model, run_dir, round_):
+    """Load into ``model`` the weights (and optimizer state) ``train_resumably(keep_rounds=True)`` kept after round
+    ``round_`` in ``run_dir``; returns ``model``."""
+    return restore_weights(model, round_weights(run_dir, round_))
+
+
+class RoundEnd(keras.callbacks.Callback):
+    """After each round (Keras' ``on_epoch_end``): validate, write its row of ``history.csv`` (a rerun's replaces it),
+    save ``best.keras`` on a best score, stop after ``patience`` rounds without one; with ``verbose``, print a line."""
+
+    def __init__(self, run_dir, validate, budget, patience, keep_rounds=False, verbose=1):
+        super().__init__()
+        self.run_dir, self.validate, self.budget, self.patience = Path(run_dir), validate, budget, patience
+        self.keep_rounds, self.verbose = keep_rounds, verbose
+        self.history = read_history(run_dir)
+
+    def on_epoch_end(self, round_, logs=None):
         started = time.perf_counter()
-        if keep_epochs:
-            with atomic_path(epoch_weights(run_dir, epoch), prefix=".saving-", suffix=".weights.h5") as tmp:
-                model.save_weights(tmp)
-        score = validate(model)
+        if self.keep_rounds:
+            with atomic_path(round_weights(self.run_dir, round_), prefix=SAVING, suffix=".weights.h5") as tmp:
+                self.model.save_weights(tmp)
+        score = self.validate(self.model)
         if isinstance(score, bool) or not isinstance(score, numbers.Real) or not math.isfinite(score):
-            raise ValueError(f"validate returned {score!r} after epoch {epoch + 1}: it must return a finite number "
-                             f"(a score, lower is better); nothing of epoch {epoch + 1} was recorded in {run_dir}")
-        score = float(score)
-        history = read_history(run_dir)
-        history = history[history["epoch"] < epoch]  # a rerun of an epoch replaces its row
+            raise ValueError(f"validate returned {score!r} after round {round_ + 1}: it must return a finite number (a "
+                             f"score, lower is better); nothing of round {round_ + 1} was recorded in {self.run_dir}")
+        history = self.history[self.history["round"] < round_]
         improved = history.empty or score < history["validation"].min()
         if improved:
-            with atomic_path(run_dir / "best.keras", prefix=".saving-best-", suffix=".keras") as tmp:
-                model.save(tmp)
-        row = {"epoch": epoch, "steps": int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
-               "minutes": budget.spent / 60, "loss": logs.get("loss", math.nan), "validation": score,
-               "learning_rate": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
-               "best": improved}
-        history = pd.concat([history, pd.DataFrame([row])], ignore_index=True)
-        write_csv_atomically(history[HISTORY_COLUMNS], run_dir / "history.csv")
-        best_epoch = int(history.loc[history["validation"].idxmin(), "epoch"])
-        if epoch - best_epoch >= patience:
-            model.stop_training = True
-        if verbose:
-            print(f"epoch {epoch + 1:3d}: {budget.spent / 60:5.1f} min, training loss {row['loss'] / math.log(2):.3f} "
+            with atomic_path(self.run_dir / "best.keras", prefix=SAVING, suffix=".keras") as tmp:
+                self.model.save(tmp)
+        row = {"round": round_, "steps": int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)),
+               "minutes": self.budget.spent / 60, "loss": (logs or {}).get("loss", math.nan),
+               "validation": float(score), "best": improved,
+               "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))}
+        self.history = pd.concat([history, pd.DataFrame([row])], ignore_index=True)
+        write_csv_atomically(self.history[HISTORY_COLUMNS], self.run_dir / "history.csv")
+        if round_ - int(self.history.loc[self.history["validation"].idxmin(), "round"]) >= self.patience:
+            self.model.stop_training = True
+        if self.verbose:
+            print(f"round {round_ + 1:3d}: {row['minutes']:5.1f} min, training loss {row['loss'] / math.log(2):.3f} "
                   f"bits per target, validation {score:.4f}{' (best)' if improved else ''}"
-                  f"{'; the time budget ran out during this epoch' if budget.exhausted else ''}"
+                  f"{'; the time budget ran out during this round' if self.budget.exhausted else ''}"
                   f"  [validated in {time.perf_counter() - started:.0f} s]", flush=True)
-        return {"validation": score}
-    return end_of_epoch
-
-
-def epoch_weights(run_dir, epoch):
-    """Where ``train_resumably(keep_epochs=True)`` keeps the weights after epoch ``epoch``."""
-    return Path(run_dir) / "epochs" / f"epoch-{epoch:04d}.weights.h5"
-
-
-def load_epoch(model, run_dir, epoch):
-    """Load into ``model`` the weights (and optimizer state) ``train_resumably(keep_epochs=True)``
-    kept after epoch ``epoch`` in ``run_dir``; returns ``model``."""
-    return restore_weights(model, epoch_weights(run_dir, epoch))
+        if logs is not None:
+            logs["validation"] = float(score)
 
 
 def model_fingerprint(model):
@@ -106,67 +100,46 @@ def model_fingerprint(model):
 def _check_config(run_dir, config):
     """Record ``config`` in ``run_dir/config.json``, or raise if the folder holds a run with another one."""
     path = run_dir / "config.json"
-    if path.exists():
-        stored = json.loads(path.read_text())
-        differ = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k))
-        if differ:
-            raise ValueError(f"{run_dir} holds a run with other settings ({', '.join(differ)}: "
-                             f"{[stored.get(k) for k in differ]} there, {[config.get(k) for k in differ]} now); "
-                             "it belongs to another run: choose a new run_dir, or delete the folder to train again")
-    else:
+    if not path.exists():
         write_json_atomically(config, path)
+        return
+    stored = json.loads(path.read_text())
+    differ = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k))
+    if differ:
+        raise ValueError(f"{run_dir} holds a run with other settings ({', '.join(differ)}: "
+                         f"{[stored.get(k) for k in differ]} there, {[config.get(k) for k in differ]} now); "
+                         "it belongs to another run: choose a new run folder (run_name), or delete it to train again")
 
 
-def train_resumably(model, train_data, validate, run_dir, time_budget_s, steps_per_epoch=None, max_epochs=100,
-                    patience=3, backup_every=100, learning_rate=None, callbacks=(), keep_epochs=False, config=None,
-                    verbose=1):
-    """Train for at most ``time_budget_s`` seconds of training time, validating after each epoch.
-
-    ``train_data`` is a ``TweetBatches``/``TweetDataset``; an epoch is ``steps_per_epoch``
-    batches (default: one pass). ``validate(model)`` returns a score where lower is better
-    (e.g. bits per character on validation tweets); it runs after each epoch, outside the
-    budget. ``best.keras`` keeps the best-scoring model and is only ever replaced by a
-    better one; training stops after ``patience`` epochs without a better score, when the
-    budget is spent, or after ``max_epochs``. ``learning_rate``, a function of training
-    minutes, sets the optimizer's rate before every step (``LearningRateByTime``). Extra
-    ``callbacks`` join the budget's; ``keep_epochs`` keeps every epoch's weights
-    (``epoch_weights``); ``config``, a dict of JSON values describing the run (schedule,
-    anything else), is kept in ``config.json`` with the budget, the data
-    (``train_data.fingerprint()``: which tweets, which batches) and the model's layers
-    (``model_fingerprint``), and a rerun with any of them different raises ``ValueError``
-    (use a new run_dir) instead of resuming a different run; ``verbose`` prints one line per epoch
-    (the training loss, Keras' mean in nats, shown in bits: divided by ln 2).
-
-    Rerun after an interruption, it resumes at the exact batch of the last backup (every
-    ``backup_every`` batches), with the budget, the best score and the patience as they
-    were; once finished, ``done.json`` makes a rerun skip training. Loads the best weights
-    into ``model`` and returns the history (one row per epoch, ``HISTORY_COLUMNS``).
-
-    (The first five parameters are the run; the others are its settings, each with a default,
-    which is why there are many.)
-    """
-    run_dir = Path(run_dir)
-    time_budget_s = check_number("time_budget_s", time_budget_s, minimum=0.0)
-    max_epochs = check_int("max_epochs", max_epochs, minimum=1)
-    patience = check_int("patience", patience, minimum=1)
+def train_resumably(model, batches, validate, run_dir, settings, callbacks=(), keep_rounds=False, verbose=1):
+    """Train ``model`` on ``batches`` for ``settings.minutes`` of training time; return the history (a DataFrame). A
+    round is ``settings.validate_every`` steps (default: one epoch), after which ``validate(model)`` scores it (lower is
+    better; outside the budget). ``best.keras`` keeps the best model, which is loaded back at the end; training stops
+    after ``settings.patience`` rounds without a better score, when the budget is spent, or after
+    ``settings.max_rounds``. The rate follows ``settings.learning_rate_at(minutes)``. ``callbacks`` join these;
+    ``keep_rounds`` keeps each round's weights (``load_round``); ``verbose`` prints a line a round. A rerun with other
+    settings, data (``batches.fingerprint()``) or model layers than ``config.json`` records is a ``ValueError``
+    (``run_name`` names a folder for each); after an interruption, a rerun resumes at the last backup's step with the
+    budget, best score and patience as they were; a finished run is read back."""
+    if not isinstance(settings, TrainSettings):
+        raise TypeError(f"settings must be a TrainSettings, got {type(settings).__name__}")
     if not callable(validate):
         raise TypeError(f"validate must be a function of the model returning a score, got {type(validate).__name__}")
+    run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    _check_config(run_dir, {"time_budget_s": time_budget_s, "steps_per_epoch": steps_per_epoch,
-                            "max_epochs": max_epochs, "patience": patience, "data": train_data.fingerprint(),
-                            "model": model_fingerprint(model), **(config or {})})
+    for folder in (run_dir, run_dir / "rounds", run_dir / "backup"):  # what a killed write left
+        remove_leftovers(folder, f"{SAVING}*")
+    _check_config(run_dir, {**settings.as_dict(), "data": batches.fingerprint(), "model": model_fingerprint(model)})
     done, best = run_dir / "done.json", run_dir / "best.keras"
     if not done.exists():
-        budget = TrainingTimeBudget(time_budget_s, run_dir / "budget.json")
-        callbacks = [budget, *([LearningRateByTime(learning_rate, budget)] if learning_rate else []), *callbacks]
+        budget = TrainingTimeBudget(settings.minutes * 60, run_dir / "budget.json")
+        end = RoundEnd(run_dir, validate, budget, settings.patience, keep_rounds, verbose)
         if not budget.exhausted:
-            fit_with_backups(model, train_data, run_dir / "backup", epochs=max_epochs, backup_every=backup_every,
-                             callbacks=callbacks, steps_per_epoch=steps_per_epoch,
-                             end_of_epoch=_end_of_epoch(model, run_dir, validate, budget, patience, keep_epochs,
-                                                                  verbose))
-        history = read_history(run_dir)
-        best_score = None if history.empty else float(history["validation"].min())
-        write_json_atomically({"seconds_spent": budget.spent, "epochs": len(history),
+            fit_with_backups(model, batches, run_dir / "backup", rounds=settings.max_rounds,
+                             steps_per_round=settings.validate_every, backup_every=settings.backup_every,
+                             callbacks=[budget, LearningRateByTime(settings.learning_rate_at, budget), *callbacks, end])
+        best_score = None if end.history.empty else float(end.history["validation"].min())
+        write_json_atomically({"seconds_spent": budget.spent, "rounds": len(end.history),
                                "best_validation": best_score}, done)
     if best.exists():
         restore_weights(model, best)
