@@ -245,3 +245,14 @@ def test_every_figure_and_sample_in_the_readme_results_comes_from_a_committed_no
     assert [f for f in figures if f not in outputs] == []
     samples = [line[2:].strip() for line in results.splitlines() if line.startswith("> ") and line[2:].strip()]
     assert samples and [s for s in samples if s not in outputs] == []
+
+
+def test_the_readme_opens_with_a_way_in_a_generated_tweet_then_start_here_with_every_chapter():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    lines = readme.splitlines()
+    first_screen = "\n".join(lines[:40])
+    tweets = [line[2:].strip() for line in lines[:15] if line.startswith("> ")]
+    assert tweets and all(tweet in notebook_outputs_text() for tweet in tweets), "a tweet the model wrote"
+    assert "## Start here" in first_screen and "QUICK=1 make run" in first_screen
+    before_results = readme.split("\n## Results", 1)[0]
+    assert all(f"(notebooks/{nb.name})" in before_results for nb in NOTEBOOKS), "every chapter before the figures"

@@ -38,6 +38,7 @@ from mkdocs.plugins import BasePlugin
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_MENTION = re.compile(r"`notebooks/(\d\d_\w+)\.ipynb`")
+NOTEBOOK_LINK = re.compile(r"\]\(notebooks/(\d\d_\w+\.ipynb)\)")
 CHAPTER_LINK = re.compile(r"\]\((\d\d_\w+)\.ipynb\)")
 SKIP_MARKER = re.compile(r"^[ \t]*<!--[ \t]*(/?)site:[ \t]*skip[ \t]*-->[ \t]*$", re.MULTILINE)
 FIGURE_LINE = re.compile(r"^[ \t]*# Figure:(.*)$", re.MULTILINE)
@@ -125,7 +126,8 @@ def home_page(readme):
 
     Leaves out every passage from a ``<!-- site: skip -->`` line to the next ``<!-- /site: skip -->``
     line, both included (a marker counts only alone on its line, so a README can still mention
-    one in running text), and links each ``notebooks/NN_name.ipynb`` mention to its chapter page.
+    one in running text), and links each ``notebooks/NN_name.ipynb`` mention, and each markdown link
+    to one, to its chapter page.
     A marker without its partner, or a passage opened inside another, is a SiteError.
     """
     kept, start, opened = [], 0, None
@@ -145,7 +147,8 @@ def home_page(readme):
     if opened is not None:
         raise SiteError(f"README.md, line {opened}: <!-- site: skip --> is never closed by <!-- /site: skip -->")
     kept.append(readme[start:])
-    return NOTEBOOK_MENTION.sub(r"[`\1`](\1.ipynb)", "".join(kept))
+    home = NOTEBOOK_LINK.sub(r"](\1)", "".join(kept))
+    return NOTEBOOK_MENTION.sub(r"[`\1`](\1.ipynb)", home)
 
 
 def shown_type(output):

@@ -215,7 +215,7 @@ def test_the_home_page_leaves_out_what_the_readme_marks_site_skip(site):
     readme = textwrap.dedent("""\
         # Title
 
-        Kept before. See `notebooks/01_explore_tweets.ipynb`.
+        Kept before. See `notebooks/01_explore_tweets.ipynb` and [chapter 02](notebooks/02_batch_generator.ipynb).
 
         <!-- site: skip -->
         Open `build/site/index.html` from disk.
@@ -233,7 +233,7 @@ def test_the_home_page_leaves_out_what_the_readme_marks_site_skip(site):
     home = done.stdout
     assert "Kept before" in home and "Kept between" in home and "Kept after" in home
     assert "from disk" not in home and "Only on GitHub" not in home and "<!-- /site" not in home
-    assert "[`01_explore_tweets`](01_explore_tweets.ipynb)" in home
+    assert "[`01_explore_tweets`](01_explore_tweets.ipynb)" in home and "[chapter 02](02_batch_generator.ipynb)" in home
     for broken, line in (("a\n<!-- site: skip -->\nb\n", 2), ("a\n<!-- /site: skip -->\n", 2),
                          ("<!-- site: skip -->\n<!-- site: skip -->\n<!-- /site: skip -->\n", 2)):
         done = site_python("import build_site; build_site.home_page(sys.stdin.read())", input=broken)

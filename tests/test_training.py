@@ -57,6 +57,17 @@ def test_a_round_the_budget_cuts_short_is_labelled_as_cut_not_as_a_whole_round(t
     assert "the time budget ran out during this round" in capsys.readouterr().out
 
 
+def test_a_finished_run_read_back_prints_the_round_lines_it_printed_when_it_trained(tmp_path, capsys):
+    model = build_sequence_model(units=8, embedding_dim=4)
+    data = TweetBatches(toy_store(40), batch_size=10)
+    train_resumably(model, data, scores_by_round([3.0, 2.0, 2.5], 2), tmp_path, settings(validate_every=2, max_rounds=3))
+    trained = [line.split("  [validated")[0] for line in capsys.readouterr().out.splitlines()]
+    train_resumably(model, data, lambda m: 0.0, tmp_path, settings(validate_every=2, max_rounds=3))
+    read_back = capsys.readouterr().out.splitlines()
+    assert read_back[0] == f"{tmp_path.name} was trained before; its rounds, read back from history.csv:"
+    assert read_back[1:] == trained and len(trained) == 3 and trained[1].endswith("validation 2.0000 (best)")
+
+
 def test_the_learning_rate_follows_the_settings_schedule_in_training_minutes(tmp_path):
     model = build_sequence_model(units=8, embedding_dim=4, learning_rate=1.0)
     chosen = settings(minutes=10.0, learning_rate=1e-3, final_fraction=0.1, max_rounds=3)

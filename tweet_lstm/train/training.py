@@ -51,6 +51,14 @@ def load_round(model, run_dir, round_):
     return restore_weights(model, round_weights(run_dir, round_))
 
 
+def round_line(row, budget_ran_out=False):
+    """The line ``train_resumably`` prints for a round: ``row`` is the round's row of ``history.csv``."""
+    return (f"round {int(row['round']) + 1:3d}: {row['minutes']:5.1f} min, training loss "
+            f"{row['loss'] / math.log(2):.3f} bits per target, validation {row['validation']:.4f}"
+            f"{' (best)' if row['best'] else ''}"
+            f"{'; the time budget ran out during this round' if budget_ran_out else ''}")
+
+
 class RoundEnd(keras.callbacks.Callback):
     """After each round (Keras' ``on_epoch_end``): validate, write its row of ``history.csv`` (a rerun's replaces it),
     save ``best.keras`` on a best score, stop after ``patience`` rounds without one; with ``verbose``, print a line."""
@@ -84,10 +92,8 @@ class RoundEnd(keras.callbacks.Callback):
         if round_ - int(self.history.loc[self.history["validation"].idxmin(), "round"]) >= self.patience:
             self.model.stop_training = True
         if self.verbose:
-            print(f"round {round_ + 1:3d}: {row['minutes']:5.1f} min, training loss {row['loss'] / math.log(2):.3f} "
-                  f"bits per target, validation {score:.4f}{' (best)' if improved else ''}"
-                  f"{'; the time budget ran out during this round' if self.budget.exhausted else ''}"
-                  f"  [validated in {time.perf_counter() - started:.0f} s]", flush=True)
+            print(f"{round_line(row, self.budget.exhausted)}  [validated in {time.perf_counter() - started:.0f} s]",
+                  flush=True)
         if logs is not None:
             logs["validation"] = float(score)
 
@@ -117,10 +123,11 @@ def train_resumably(model, batches, validate, run_dir, settings, callbacks=(), k
     better; outside the budget). ``best.keras`` keeps the best model, which is loaded back at the end; training stops
     after ``settings.patience`` rounds without a better score, when the budget is spent, or after
     ``settings.max_rounds``. The rate follows ``settings.learning_rate_at(minutes)``. ``callbacks`` join these;
-    ``keep_rounds`` keeps each round's weights (``load_round``); ``verbose`` prints a line a round. A rerun with other
-    settings, data (``batches.fingerprint()``) or model layers than ``config.json`` records is a ``ValueError``
-    (``run_name`` names a folder for each); after an interruption, a rerun resumes at the last backup's step with the
-    budget, best score and patience as they were; a finished run is read back."""
+    ``keep_rounds`` keeps each round's weights (``load_round``); ``verbose`` prints a line a round (for a finished
+    run, its rounds again, read back). A rerun with other settings, data (``batches.fingerprint()``) or model layers
+    than ``config.json`` records is a ``ValueError`` (``run_name`` names a folder for each); after an interruption, a
+    rerun resumes at the last backup's step with the budget, best score and patience as they were; a finished run is
+    read back."""
     if not isinstance(settings, TrainSettings):
         raise TypeError(f"settings must be a TrainSettings, got {type(settings).__name__}")
     if not callable(validate):
@@ -141,6 +148,11 @@ def train_resumably(model, batches, validate, run_dir, settings, callbacks=(), k
         best_score = None if end.history.empty else float(end.history["validation"].min())
         write_json_atomically({"seconds_spent": budget.spent, "rounds": len(end.history),
                                "best_validation": best_score}, done)
+    elif verbose:  # a finished run: its rounds as they were printed
+        history, spent = read_history(run_dir), json.loads(done.read_text())["seconds_spent"]
+        print(f"{run_dir.name} was trained before; its rounds, read back from history.csv:")
+        for i, row in history.iterrows():
+            print(round_line(row, i == len(history) - 1 and spent >= settings.minutes * 60))
     if best.exists():
         restore_weights(model, best)
     return read_history(run_dir)
