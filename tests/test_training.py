@@ -91,6 +91,14 @@ def test_other_settings_or_other_batches_get_a_run_folder_of_their_own():
     assert len(names) == 3 and run_name("B", settings(), data) == run_name("B", settings(), data)
 
 
+def test_other_validation_tweets_get_a_run_folder_of_their_own():
+    data = TweetBatches(toy_store(40), batch_size=10)
+    val, other_val = (TweetBatches(toy_store(n), batch_size=5, shuffle=False) for n in (10, 20))
+    names = {run_name("B", settings(), data), run_name("B", settings(), data, val),
+             run_name("B", settings(), data, other_val)}
+    assert len(names) == 3 and run_name("B", settings(), data, val) == run_name("B", settings(), data, val)
+
+
 @pytest.mark.parametrize("changes,name", [(dict(minutes=-1), "minutes"), (dict(minutes=1e308), "minutes"),
                                           (dict(patience=0), "patience"), (dict(max_rounds=0), "max_rounds"),
                                           (dict(dropout=1.0), "dropout"), (dict(seed=-5), "seed"),

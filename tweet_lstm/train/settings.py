@@ -56,9 +56,10 @@ class TrainSettings:
         return dataclasses.asdict(self)
 
 
-def run_name(prefix, settings, batches):
-    """A run folder's name for ``settings`` (a ``TrainSettings``, or a dict of JSON values) on ``batches``: ``prefix``
-    and a short digest of both, so other settings or data get a folder of their own."""
+def run_name(prefix, settings, *batches):
+    """A run folder's name for ``settings`` (a ``TrainSettings``, or a dict of JSON values) on ``batches`` (the training
+    batches, then any validated on): ``prefix`` and a short digest of all, so other settings or data get a folder of
+    their own."""
     settings = settings.as_dict() if isinstance(settings, TrainSettings) else settings
-    described = json.dumps([settings, batches.fingerprint()], sort_keys=True)
+    described = json.dumps([settings, *(b.fingerprint() for b in batches)], sort_keys=True)
     return f"{prefix}-{hashlib.sha256(described.encode()).hexdigest()[:8]}"
