@@ -145,7 +145,10 @@ class Kill(StepCounter):
 
 data = TweetBatches(prepare_tweets(csv, run_dir + "-store"), batch_size=10, seed=3)
 model = build_sequence_model(units=8, embedding_dim=4)
-settings = TrainSettings(minutes=10, units=8, validate_every=STEPS, max_rounds=6, patience=2, backup_every=1)
+# final_fraction=1: a constant rate, since a rate that falls with training minutes would make two runs differ by
+# how fast the machine took their steps, not by the kill
+settings = TrainSettings(minutes=10, units=8, validate_every=STEPS, max_rounds=6, patience=2, backup_every=1,
+                         final_fraction=1.0)
 train_resumably(model, data, validate, run_dir, settings, callbacks=[Kill()], verbose=0)
 np.savez(run_dir + "-final.npz", *model.get_weights())
 """
